@@ -1,0 +1,3 @@
+from animcli.cli import main
+
+main()

@@ -1,0 +1,44 @@
+"""The Typer application object and the error boundary shared by every command module.
+
+Command modules must not import torch (or anything that does) at module level: ``animcli --help`` has to
+stay fast, so heavy imports happen inside the command functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import typer
+
+app = typer.Typer(
+    name="animcli",
+    help="Animate a still image with the motion of a driving video (FOMM, LIA, Monkey-Net).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one ``animcli: error:`` line on stderr and return the Exit to raise."""
+    typer.echo(f"animcli: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn expected failures into one line + exit 2; Ctrl-C into exit 130."""
+    from animcli.errors import AnimcliError
+
+    try:
+        yield
+    except AnimcliError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `| head`); nothing left to report to.
+        sys.stderr.close()
+        raise typer.Exit(1) from None

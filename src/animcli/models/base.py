@@ -1,0 +1,132 @@
+"""The one interface every model family implements.
+
+``animate``, ``eval`` and ``train`` only talk to :class:`AnimationModel`; nothing outside
+``models/<family>/`` branches on a family name. A family is an ``AnimationModel`` subclass registered in
+``models/__init__.py``.
+
+Conventions at this boundary:
+* images are float tensors (B, 3, H, W), RGB in [0, 1], at the model's input size (``model.size``);
+  a family that works in another range (LIA: [-1, 1]) converts inside;
+* a *motion* is a ``dict[str, Tensor]`` whose tensors all have the frame batch as their first axis, so the
+  generic code can slice (``motion_slice``) and concatenate it without knowing what it holds;
+* the *source state* is whatever the family caches per source image (keypoints, appearance features…);
+  it is computed once per run by ``encode_source``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+from animcli.errors import AnimcliError
+
+Motion = dict[str, Tensor]
+TransferMode = Literal["relative", "absolute"]
+
+
+class ModelError(AnimcliError, ValueError):
+    """A checkpoint or config that does not describe a usable model (shown to users as one line)."""
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    """How driving motion is transferred onto the source.
+
+    relative: apply the driving video's motion *relative to its first frame* to the source's own pose.
+    absolute: impose the driving frame's pose as it is.
+    adapt_scale: scale relative motion by the ratio of source to driving keypoint spread
+    (``None`` = the family's default; families without the notion reject ``True``).
+    """
+
+    mode: TransferMode = "relative"
+    adapt_scale: bool | None = None
+
+
+def motion_slice(motion: Motion, index: slice | int) -> Motion:
+    if isinstance(index, int):
+        index = slice(index, index + 1)
+    return {key: value[index] for key, value in motion.items()}
+
+
+def motion_cat(motions: list[Motion]) -> Motion:
+    return {key: torch.cat([m[key] for m in motions]) for key in motions[0]}
+
+
+class AnimationModel(nn.Module, ABC):
+    """A family's inference model: encode source, encode driving frames, transfer, generate."""
+
+    family: ClassVar[str]
+    #: transfer mode the family's official demo uses when the model/config says nothing.
+    default_mode: ClassVar[TransferMode] = "relative"
+    #: whether ``TransferOptions.adapt_scale`` means anything for this family.
+    supports_adapt_scale: ClassVar[bool] = True
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.config = config
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def claims_config(cls, config: dict[str, Any]) -> bool:
+        """Whether a parsed config file belongs to this family."""
+
+    @classmethod
+    @abstractmethod
+    def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
+        """Whether a loaded checkpoint dict (official layout) belongs to this family."""
+
+    @abstractmethod
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Strictly load the inference networks from an official-layout checkpoint dict.
+
+        Raises ``ModelError`` with a one-line reason when keys or shapes do not fit the config.
+        """
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Square input resolution the networks expect."""
+
+    # -- inference ----------------------------------------------------------------------------
+    @abstractmethod
+    def encode_source(self, source: Tensor) -> Any:
+        """Everything that depends only on the source image (1, 3, H, W); computed once per run."""
+
+    @abstractmethod
+    def encode_driving(self, frames: Tensor) -> Motion:
+        """Motion representation of a batch of driving frames (B, 3, H, W)."""
+
+    @abstractmethod
+    def transfer(self, source_state: Any, driving: Motion, initial: Motion, options: TransferOptions) -> Motion:
+        """Motion to render for each driving frame, given the first driving frame's motion ``initial``."""
+
+    @abstractmethod
+    def generate(self, source_state: Any, motion: Motion) -> Tensor:
+        """Frames (B, 3, H, W) in [0, 1] of the source moved by ``motion`` (batch B)."""
+
+    def keypoints(self, motion: Motion) -> Tensor | None:
+        """Keypoints (B, K, 2) in [-1, 1] (x, y) for drawing, or None for keypoint-free families."""
+        return None
+
+    def source_motion(self, source_state: Any) -> Motion:
+        """The source image's own motion representation (used to pick the best-aligned driving frame)."""
+        raise ModelError(f"{self.family} cannot compare source and driving poses")
+
+    def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
+        """(B,) distance between the source pose and each driving frame's pose, scale-normalised."""
+        raise ModelError(f"{self.family} cannot compare source and driving poses")
+
+    def reconstruction_options(self) -> TransferOptions:
+        """Transfer used by the papers' reconstruction protocol (raw driving motion)."""
+        return TransferOptions(mode="absolute", adapt_scale=False)
+
+    def validate_options(self, options: TransferOptions) -> TransferOptions:
+        """Reject options this family cannot honour; fill in defaults."""
+        if options.adapt_scale and not self.supports_adapt_scale:
+            raise ModelError(f"--adapt-scale has no meaning for {self.family} models; use --no-adapt-scale")
+        return options

@@ -1,0 +1,202 @@
+"""Building blocks shared by the keypoint families (FOMM, Monkey-Net).
+
+FOMM is written with 2-D layers; Monkey-Net with 3-D layers whose kernels are 1 along the frame axis
+(``dims=3``). Both use the same blocks with the same state-dict names, so each block takes ``dims``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+_CONV = {2: nn.Conv2d, 3: nn.Conv3d}
+_BATCH_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+_AVG_POOL = {2: nn.AvgPool2d, 3: nn.AvgPool3d}
+
+
+def spatial(value: int, dims: int, frame_value: int = 1) -> int | tuple[int, ...]:
+    """A kernel/padding/scale value that acts on H and W only (frame axis gets ``frame_value``)."""
+    return value if dims == 2 else (frame_value, value, value)
+
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block: BN → ReLU → conv → BN → ReLU → conv, plus the input."""
+
+    def __init__(self, channels: int, kernel_size: int = 3, padding: int = 1, dims: int = 2) -> None:
+        super().__init__()
+        conv, norm = _CONV[dims], _BATCH_NORM[dims]
+        k, p = spatial(kernel_size, dims), spatial(padding, dims, 0)
+        self.conv1 = conv(channels, channels, kernel_size=k, padding=p)
+        self.conv2 = conv(channels, channels, kernel_size=k, padding=p)
+        self.norm1 = norm(channels, affine=True)
+        self.norm2 = norm(channels, affine=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv1(F.relu(self.norm1(x)))
+        out = self.conv2(F.relu(self.norm2(out)))
+        return out + x
+
+
+class UpBlock(nn.Module):
+    """Nearest ×2 upsampling (src = floor(dst/2)), then conv → BN → ReLU."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 dims: int = 2) -> None:
+        super().__init__()
+        self.dims = dims
+        self.conv = _CONV[dims](in_features, out_features, kernel_size=spatial(kernel_size, dims),
+                                padding=spatial(padding, dims, 0))
+        self.norm = _BATCH_NORM[dims](out_features, affine=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.interpolate(x, scale_factor=spatial(2, self.dims))
+        return F.relu(self.norm(self.conv(out)))
+
+
+class DownBlock(nn.Module):
+    """conv → BN → ReLU → 2×2 average pooling."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 dims: int = 2) -> None:
+        super().__init__()
+        self.conv = _CONV[dims](in_features, out_features, kernel_size=spatial(kernel_size, dims),
+                                padding=spatial(padding, dims, 0))
+        self.norm = _BATCH_NORM[dims](out_features, affine=True)
+        self.pool = _AVG_POOL[dims](kernel_size=spatial(2, dims))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(F.relu(self.norm(self.conv(x))))
+
+
+class SameBlock(nn.Module):
+    """conv → BN → ReLU at the same resolution."""
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
+                 groups: int = 1, dims: int = 2) -> None:
+        super().__init__()
+        self.conv = _CONV[dims](in_features, out_features, kernel_size=spatial(kernel_size, dims),
+                                padding=spatial(padding, dims, 0), groups=groups)
+        self.norm = _BATCH_NORM[dims](out_features, affine=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.norm(self.conv(x)))
+
+
+def level_features(block_expansion: int, level: int, max_features: int) -> int:
+    return min(max_features, block_expansion * (2**level))
+
+
+class Encoder(nn.Module):
+    """Hourglass encoder; returns every intermediate tensor, the input first."""
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 dims: int = 2) -> None:
+        super().__init__()
+        self.down_blocks = nn.ModuleList(
+            DownBlock(in_features if i == 0 else level_features(block_expansion, i, max_features),
+                      level_features(block_expansion, i + 1, max_features), dims=dims)
+            for i in range(num_blocks)
+        )
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        outs = [x]
+        for block in self.down_blocks:
+            outs.append(block(outs[-1]))
+        return outs
+
+
+class Decoder(nn.Module):
+    """Hourglass decoder: upsample, then concatenate [upsampled, skip] at each level.
+
+    ``out_features`` adds a final conv (Monkey-Net's ``use_last_conv``); ``additional_features`` widens every
+    up block's input for features concatenated by the caller before each block.
+    """
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 dims: int = 2, out_features: int | None = None, additional_features: int = 0) -> None:
+        super().__init__()
+        self.up_blocks = nn.ModuleList(
+            UpBlock((1 if i == num_blocks - 1 else 2) * level_features(block_expansion, i + 1, max_features)
+                    + additional_features,
+                    level_features(block_expansion, i, max_features), dims=dims)
+            for i in reversed(range(num_blocks))
+        )
+        self.out_filters = block_expansion + in_features + additional_features
+        if out_features is not None:
+            self.conv = _CONV[dims](self.out_filters, out_features, kernel_size=spatial(3, dims),
+                                    padding=spatial(1, dims, 0))
+            self.out_filters = out_features
+
+    def forward(self, skips: list[Tensor]) -> Tensor:
+        skips = list(skips)
+        out = skips.pop()
+        for block in self.up_blocks:
+            out = torch.cat([block(out), skips.pop()], dim=1)
+        if hasattr(self, "conv"):
+            out = self.conv(out)
+        return out
+
+
+class Hourglass(nn.Module):
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 dims: int = 2, out_features: int | None = None) -> None:
+        super().__init__()
+        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features, dims=dims)
+        self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features, dims=dims,
+                               out_features=out_features)
+        self.out_filters = self.decoder.out_filters
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decoder(self.encoder(x))
+
+
+class AntiAliasInterpolation2d(nn.Module):
+    """Gaussian low-pass then subsampling; the kernel is a state-dict buffer named ``weight``."""
+
+    def __init__(self, channels: int, scale: float) -> None:
+        super().__init__()
+        sigma = (1 / scale - 1) / 2
+        kernel_size = 2 * round(sigma * 4) + 1  # Python's round (ties to even), as the official code
+        self.ka = kernel_size // 2
+        self.kb = self.ka if kernel_size % 2 else self.ka - 1
+        t = torch.arange(kernel_size, dtype=torch.float32)
+        mean = (kernel_size - 1) / 2
+        g = torch.exp(-((t - mean) ** 2) / (2 * sigma**2))
+        kernel = g[:, None] * g[None, :]
+        kernel = kernel / kernel.sum()
+        self.register_buffer("weight", kernel.expand(channels, 1, kernel_size, kernel_size).clone())
+        self.groups = channels
+        self.scale = scale
+        self.step = int(1 / scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.scale == 1.0:
+            return x
+        out = F.pad(x, (self.ka, self.kb, self.ka, self.kb))
+        out = F.conv2d(out, self.weight.to(out.dtype), groups=self.groups)
+        return out[:, :, :: self.step, :: self.step]
+
+
+def make_coordinate_grid(spatial_size: tuple[int, int], like: Tensor) -> Tensor:
+    """(h, w, 2) grid of (x, y) in [-1, 1], ±1 on the outer pixel centres (align_corners=True convention)."""
+    h, w = spatial_size
+    # 2*i/(n-1) - 1 exactly as the official code computes it, so values agree to the last bit.
+    y = 2 * (torch.arange(h, dtype=like.dtype, device=like.device) / max(h - 1, 1)) - 1
+    x = 2 * (torch.arange(w, dtype=like.dtype, device=like.device) / max(w - 1, 1)) - 1
+    return torch.stack([x[None, :].expand(h, w), y[:, None].expand(h, w)], dim=-1)
+
+
+def kp2gaussian(kp_value: Tensor, spatial_size: tuple[int, int], kp_variance: float) -> Tensor:
+    """Unnormalised isotropic Gaussians (..., K, h, w) centred on keypoints (..., K, 2)."""
+    grid = make_coordinate_grid(spatial_size, kp_value)
+    diff = grid - kp_value[..., None, None, :]
+    return torch.exp(-0.5 * (diff**2).sum(-1) / kp_variance)
+
+
+def grid_sample(image: Tensor, grid: Tensor, align_corners: bool = True, padding_mode: str = "zeros") -> Tensor:
+    """Bilinear sampling kept in float32: fp16 sampling coordinates lose sub-pixel precision."""
+    with torch.autocast(image.device.type, enabled=False):
+        out = F.grid_sample(image.float(), grid.float(), mode="bilinear", padding_mode=padding_mode,
+                            align_corners=align_corners)
+    return out.to(image.dtype)
