@@ -1,0 +1,126 @@
+"""First Order Motion Model (Siarohin et al., NeurIPS 2019)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from animcli import transfer
+from animcli.models.base import AnimationModel, ModelError, Motion, TransferOptions
+from animcli.models.fomm.dense_motion import DenseMotionNetwork
+from animcli.models.fomm.discriminator import MultiScaleDiscriminator
+from animcli.models.fomm.generator import OcclusionAwareGenerator
+from animcli.models.fomm.keypoint_detector import KPDetector
+
+
+@dataclass
+class FommSource:
+    image: Tensor  # (1, 3, H, W)
+    kp: Motion
+    features: Tensor  # generator encoder output
+    downsampled: Tensor  # dense-motion input resolution
+
+
+def build_networks(config: dict[str, Any], align_corners: bool = True) -> tuple[KPDetector, OcclusionAwareGenerator]:
+    """The official construction: each network gets its own section merged with all of ``common_params``."""
+    params = config["model_params"]
+    common = params.get("common_params", {})
+    try:
+        kp_detector = KPDetector(**params["kp_detector_params"], **common)
+        generator = OcclusionAwareGenerator(**params["generator_params"], **common, align_corners=align_corners)
+    except TypeError as exc:
+        raise ModelError(f"FOMM config does not fit the official model parameters: {exc}") from None
+    return kp_detector, generator
+
+
+def build_discriminator(config: dict[str, Any]) -> MultiScaleDiscriminator:
+    params = config["model_params"]
+    return MultiScaleDiscriminator(**params["discriminator_params"], **params.get("common_params", {}))
+
+
+def load_strict(module: torch.nn.Module, state_dict: Any, what: str) -> None:
+    """``load_state_dict(strict=True)`` with a one-line explanation when the checkpoint does not fit."""
+    if not isinstance(state_dict, dict):
+        raise ModelError(f"checkpoint entry {what!r} is not a state dict")
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or mismatched:
+        problems = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+            if keys:
+                problems.append(f"{len(keys)} {label} (e.g. {keys[0]})")
+        raise ModelError(f"checkpoint {what!r} does not fit the config: {', '.join(problems)}")
+    module.load_state_dict(state_dict, strict=True)
+
+
+class FommModel(AnimationModel):
+    family = "fomm"
+
+    def __init__(self, config: dict[str, Any], align_corners: bool = True) -> None:
+        """``align_corners=False`` reproduces the unmodified official code on torch ≥ 1.3 (not how the
+        published checkpoints were trained; kept only for comparisons with that code)."""
+        super().__init__(config)
+        self.kp_detector, self.generator = build_networks(config, align_corners)
+        normalization = config.get("animate_params", {}).get("normalization_params", {})
+        self.config_mode = "relative" if normalization.get("use_relative_movement", True) else "absolute"
+        self.config_adapt_scale = bool(normalization.get("adapt_movement_scale", False))
+
+    @classmethod
+    def claims_config(cls, config: dict[str, Any]) -> bool:
+        params = config.get("model_params", {})
+        return "kp_detector_params" in params and "dense_motion_params" in params.get("generator_params", {})
+
+    @classmethod
+    def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
+        generator = checkpoint.get("generator")
+        return isinstance(generator, dict) and any(k.startswith("dense_motion_network.") for k in generator)
+
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        for name in ("generator", "kp_detector"):
+            if name not in checkpoint:
+                raise ModelError(f"not a FOMM checkpoint: it has no {name!r} entry")
+        load_strict(self.generator, checkpoint["generator"], "generator")
+        load_strict(self.kp_detector, checkpoint["kp_detector"], "kp_detector")
+
+    @property
+    def size(self) -> int:
+        return int(self.config.get("dataset_params", {}).get("frame_shape", [256])[0])
+
+    def encode_source(self, source: Tensor) -> FommSource:
+        dense_motion = self.generator.dense_motion_network
+        return FommSource(image=source, kp=self.kp_detector(source), features=self.generator.encode(source),
+                          downsampled=dense_motion.downsample(source))
+
+    def encode_driving(self, frames: Tensor) -> Motion:
+        return self.kp_detector(frames)
+
+    def transfer(self, source_state: FommSource, driving: Motion, initial: Motion, options: TransferOptions) -> Motion:
+        relative = options.mode == "relative"
+        adapt = self.config_adapt_scale if options.adapt_scale is None else options.adapt_scale
+        return transfer.normalize_kp(source_state.kp, driving, initial, relative=relative,
+                                     relative_jacobian=relative, adapt_scale=adapt)
+
+    def generate(self, source_state: FommSource, motion: Motion) -> Tensor:
+        dense = self.generator.dense_motion_network.from_downsampled(source_state.downsampled, motion,
+                                                                      source_state.kp)
+        return self.generator.decode(source_state.features, dense)
+
+    def keypoints(self, motion: Motion) -> Tensor:
+        return motion["value"]
+
+    def source_motion(self, source_state: FommSource) -> Motion:
+        return source_state.kp
+
+    def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
+        return transfer.pose_distance(source["value"], driving["value"])
+
+
+MODEL = FommModel
+
+__all__ = ["MODEL", "FommModel", "KPDetector", "DenseMotionNetwork", "OcclusionAwareGenerator",
+           "MultiScaleDiscriminator", "build_networks", "build_discriminator", "load_strict"]

@@ -1,0 +1,56 @@
+"""Motion transfer between keypoint sets: relative vs absolute, scale adaptation, pose comparison.
+
+Relative transfer moves the source's keypoints by the driving video's displacement since its first frame
+(optionally scaled by the ratio of source to driving keypoint spread); absolute transfer uses the driving
+keypoints as they are. The convex-hull areas are computed in float64 on the batch-0 keypoints, like the
+official code (scipy's ConvexHull there, OpenCV's here).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from animcli.models.base import ModelError, Motion
+
+
+def hull_area(points: Tensor) -> float:
+    """Area of the convex hull of (K, 2) points."""
+    pts = points.detach().float().cpu().numpy().reshape(-1, 1, 2)
+    area = float(cv2.contourArea(cv2.convexHull(pts))) if len(pts) >= 3 else 0.0
+    if area <= 0:
+        raise ModelError("keypoints are collinear, so their spread cannot be measured (use --no-adapt-scale)")
+    return area
+
+
+def hull_scale(kp_source_value: Tensor, kp_initial_value: Tensor) -> float:
+    """sqrt(hull area of the source keypoints) / sqrt(hull area of the first driving frame's keypoints)."""
+    return float(np.sqrt(hull_area(kp_source_value[0])) / np.sqrt(hull_area(kp_initial_value[0])))
+
+
+def normalize_kp(kp_source: Motion, kp_driving: Motion, kp_initial: Motion, relative: bool,
+                 relative_jacobian: bool, adapt_scale: bool) -> Motion:
+    """FOMM's ``normalize_kp`` for a batch of driving frames (kp_source / kp_initial have batch 1)."""
+    kp_new = dict(kp_driving)
+    if not relative:
+        return kp_new
+    scale = hull_scale(kp_source["value"], kp_initial["value"]) if adapt_scale else 1.0
+    kp_new["value"] = (kp_driving["value"] - kp_initial["value"]) * scale + kp_source["value"]
+    if relative_jacobian and "jacobian" in kp_driving:
+        jacobian_diff = kp_driving["jacobian"] @ torch.inverse(kp_initial["jacobian"])
+        kp_new["jacobian"] = jacobian_diff @ kp_source["jacobian"]
+    return kp_new
+
+
+def normalized_pose(kp_value: Tensor) -> Tensor:
+    """(B, K, 2) keypoints centred and divided by sqrt(hull area), so poses compare across scales."""
+    centred = kp_value - kp_value.mean(dim=1, keepdim=True)
+    areas = torch.tensor([hull_area(points) for points in kp_value], dtype=kp_value.dtype, device=kp_value.device)
+    return centred / areas.sqrt()[:, None, None]
+
+
+def pose_distance(kp_source_value: Tensor, kp_driving_value: Tensor) -> Tensor:
+    """(B,) sum of squared differences of normalised poses (the official best-frame criterion)."""
+    return ((normalized_pose(kp_driving_value) - normalized_pose(kp_source_value)) ** 2).sum(dim=(1, 2))
