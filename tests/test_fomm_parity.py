@@ -182,3 +182,17 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(fixtures: Path) -> N
     config["model_params"]["kp_detector_params"]["block_expansion"] = 16
     with pytest.raises(ModelError, match="does not fit the config"):
         FommModel(config).load_checkpoint(load_checkpoint_file(fixtures / "checkpoint.pth.tar"))
+
+
+@pytest.mark.parametrize("part", ["generator", "kp_detector", "discriminator"])
+def test_vox_256_state_dict_layout_matches_official(reference_dir: Path, part: str) -> None:
+    config = resolve_config("fomm-vox-256")
+    model = FommModel(config)
+    module = {"generator": model.generator, "kp_detector": model.kp_detector,
+              "discriminator": build_discriminator(config)}[part]
+    official = {}
+    for line in (reference_dir / "fomm" / f"keys-vox-256-{part}.txt").read_text().splitlines():
+        name, _, shape = line.partition(" ")
+        official[name] = [int(v) for v in shape.strip("[] ").split(",") if v.strip()]
+    ours = {name: list(tensor.shape) for name, tensor in module.state_dict().items()}
+    assert ours == official

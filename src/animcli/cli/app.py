@@ -21,6 +21,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def root() -> None:
+    """Animate a still image with the motion of a driving video (FOMM, LIA, Monkey-Net)."""
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one ``animcli: error:`` line on stderr and return the Exit to raise."""
     typer.echo(f"animcli: error: {message}", err=True)

@@ -80,6 +80,11 @@ class AnimationModel(nn.Module, ABC):
     def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
         """Whether a loaded checkpoint dict (official layout) belongs to this family."""
 
+    @classmethod
+    def infer_config(cls, checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+        """A config that fits a checkpoint given without one (e.g. from its tensor shapes), or None."""
+        return None
+
     @abstractmethod
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Strictly load the inference networks from an official-layout checkpoint dict.

@@ -1,0 +1,136 @@
+"""Streaming, batched animation over any :class:`AnimationModel`.
+
+Driving frames are pulled from an iterator, resized, animated ``batch_size`` at a time and handed back
+as they are produced, so memory does not grow with the video's length. Everything that depends only on the
+source image is computed once per run (``encode_source``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from animcli.devices import inference_precision, use_fp16
+from animcli.models.base import AnimationModel, Motion, TransferOptions, motion_slice
+from animcli.video import resize_square
+
+
+@dataclass
+class AnimatedBatch:
+    """One batch of results, all arrays (B, S, S, 3) at the model's size."""
+
+    driving: np.ndarray  # uint8, the driving frames as the model saw them
+    prediction: np.ndarray  # float32 in [0, 1]
+    kp_driving: np.ndarray | None = None  # (B, K, 2) in [-1, 1], keypoint families only
+    kp_transferred: np.ndarray | None = None
+
+    @property
+    def prediction_uint8(self) -> np.ndarray:
+        # Round half to even, like skimage's img_as_ubyte used by the official demos.
+        return np.clip(np.rint(self.prediction * 255), 0, 255).astype(np.uint8)
+
+
+def batched(frames: Iterable[np.ndarray], size: int, batch_size: int) -> Iterator[np.ndarray]:
+    """Group frames into (B, size, size, 3) uint8 arrays, resizing each to the model's input size."""
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(resize_square(frame, size))
+        if len(batch) == batch_size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+class Animator:
+    """Runs a model over a source image and a stream of driving frames."""
+
+    def __init__(self, model: AnimationModel, options: TransferOptions | None = None, *, batch_size: int = 8,
+                 fp16: bool | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.model = model.eval()
+        options = options or TransferOptions(mode=model.default_mode)
+        self.options = model.validate_options(options)
+        self.batch_size = batch_size
+        self.device = next(model.parameters()).device
+        self.fp16 = use_fp16(self.device, fp16)
+
+    # -- conversions ------------------------------------------------------------------------------
+    def to_tensor(self, frames: np.ndarray) -> Tensor:
+        """(B, S, S, 3) uint8 → (B, 3, S, S) float32 in [0, 1] on the model's device."""
+        tensor = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, non_blocking=True)
+        return tensor.permute(0, 3, 1, 2).float().div_(255)
+
+    def _precision(self) -> Any:
+        return inference_precision(self.device, self.fp16)
+
+    def encode_source(self, source_image: np.ndarray) -> Any:
+        with self._precision():
+            return self.model.encode_source(self.to_tensor(resize_square(source_image, self.model.size)[None]))
+
+    def _motions(self, driving_frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, Motion]]:
+        for frames in batched(driving_frames, self.model.size, self.batch_size):
+            with self._precision():
+                yield frames, self.model.encode_driving(self.to_tensor(frames))
+
+    # -- public API -------------------------------------------------------------------------------
+    def find_best_frame(self, source_image: np.ndarray, driving_frames: Iterable[np.ndarray]) -> tuple[int, Motion]:
+        """Index (and motion) of the driving frame whose pose is closest to the source's."""
+        source_motion = self.model.source_motion(self.encode_source(source_image))
+        best_index, best_distance, best_motion, offset = 0, float("inf"), None, 0
+        for frames, motion in self._motions(driving_frames):
+            with self._precision():
+                distances = self.model.pose_distance(source_motion, motion)
+            i = int(torch.argmin(distances))
+            if float(distances[i]) < best_distance:  # strict: the first minimum wins, as in the official demo
+                best_index, best_distance, best_motion = offset + i, float(distances[i]), motion_slice(motion, i)
+            offset += len(frames)
+        if best_motion is None:
+            raise ValueError("the driving video has no frames")
+        return best_index, best_motion
+
+    def animate(self, source_image: np.ndarray, driving_frames: Iterable[np.ndarray],
+                initial: Motion | None = None) -> Iterator[AnimatedBatch]:
+        """Animate ``source_image`` (H, W, 3) uint8 with the frames, yielding batches as they are ready.
+
+        ``initial`` is the motion relative transfer is measured from; by default the first driving frame's.
+        """
+        source_state = self.encode_source(source_image)
+        yield from self._render(source_state, self._motions(driving_frames), initial, self.options)
+
+    def reconstruct(self, frames: Iterable[np.ndarray]) -> Iterator[AnimatedBatch]:
+        """The papers' reconstruction protocol: source = first frame, raw motion of every frame."""
+        motions = self._motions(frames)
+        first_frames, first_motion = next(motions, (None, None))
+        if first_frames is None:
+            return
+        source_state = self.encode_source(first_frames[0])
+        options = self.model.reconstruction_options()
+        yield from self._render(source_state, itertools.chain([(first_frames, first_motion)], motions),
+                                motion_slice(first_motion, 0), options)
+
+    def _render(self, source_state: Any, motions: Iterator[tuple[np.ndarray, Motion]], initial: Motion | None,
+                options: TransferOptions) -> Iterator[AnimatedBatch]:
+        for frames, motion in motions:
+            if initial is None:
+                initial = motion_slice(motion, 0)
+            with self._precision():
+                transferred = self.model.transfer(source_state, motion, initial, options)
+                prediction = self.model.generate(source_state, transferred)
+            yield AnimatedBatch(
+                driving=frames,
+                prediction=prediction.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy(),
+                kp_driving=_numpy_or_none(self.model.keypoints(motion)),
+                kp_transferred=_numpy_or_none(self.model.keypoints(transferred)),
+            )
+
+
+def _numpy_or_none(tensor: Tensor | None) -> np.ndarray | None:
+    return None if tensor is None else tensor.detach().float().cpu().numpy()

@@ -1,0 +1,77 @@
+"""``animcli animate SOURCE DRIVING -o OUT``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from animcli.cli.app import app, fail, user_errors
+from animcli.cli.progress import frame_progress
+
+
+class Mode(str, Enum):
+    relative = "relative"
+    absolute = "absolute"
+
+
+MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
+
+
+def default_output(source: Path) -> Path:
+    return Path(f"{source.stem}-animated.mp4")
+
+
+@app.command()
+def animate(
+    source: Path = typer.Argument(..., help="Source image (png/jpg/webp/bmp; any size, resized to the model's)."),
+    driving: str = typer.Argument(..., help="Driving video (mp4/mov/webm/avi/gif), a folder of frames, or - for stdin."),
+    output: str = typer.Option(None, "--output", "-o",
+                               help="Result: .mp4/.webm/.gif/.mov/.mkv, a folder (PNG frames) or - for stdout. "
+                                    "Default: SOURCE-animated.mp4 (never overwritten)."),
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="Checkpoint file (official .pth.tar/.pt or .safetensors)."),
+    config: str = typer.Option(None, "--config", help="Config: a path to an official-format yaml/json or a shipped name."),
+    mode: Mode = typer.Option(None, "--mode", help="relative: driving motion since its first frame applied to the "
+                                                   "source's pose; absolute: the driving pose as is. "
+                                                   "Default: the model's own."),
+    adapt_scale: bool = typer.Option(None, "--adapt-scale/--no-adapt-scale",
+                                     help="Scale relative motion by the source/driving keypoint spread."),
+    find_best_frame: bool = typer.Option(False, "--find-best-frame",
+                                         help="Measure relative motion from the driving frame whose pose is "
+                                              "closest to the source's."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    fp16: bool = typer.Option(None, "--fp16/--no-fp16", help="float16 autocast (default on for CUDA)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per forward pass."),
+    fps: float = typer.Option(None, "--fps", min=0.001, help="Output frame rate (default: the driving video's)."),
+    audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the driving video's audio track."),
+    side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | driving | result."),
+    show_keypoints: bool = typer.Option(False, "--show-keypoints", help="Draw keypoints on driving and result."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Animate SOURCE with the motion of DRIVING."""
+    if output is None:
+        output = str(default_output(source))
+        if Path(output).exists():
+            raise fail(f"{output} already exists; choose the output with -o")
+    if model is not None and checkpoint is not None:
+        raise fail("give either --model or --checkpoint, not both")
+    with user_errors():
+        from animcli.animate import Animator
+        from animcli.loading import load_model
+        from animcli.models.base import TransferOptions
+        from animcli.pipeline import OutputStyle, animate_files
+
+        animation_model = load_model(checkpoint, config, model=model, device=device)
+        options = TransferOptions(mode=(mode.value if mode else animation_model.default_mode),
+                                  adapt_scale=adapt_scale)
+        animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16)
+        with frame_progress(quiet, "animating") as on_progress:
+            result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
+                                   find_best_frame=find_best_frame,
+                                   style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints),
+                                   on_progress=on_progress)
+    if not quiet:
+        best = f" (relative to driving frame {result.best_frame})" if result.best_frame is not None else ""
+        typer.echo(f"wrote {result.frames} frames at {result.fps:g} fps to {output}{best}", err=True)

@@ -1,0 +1,66 @@
+"""``load_model``: from a registry name, a Hub URL or a local checkpoint (+ config) to a ready model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from animcli.checkpoint_io import load_checkpoint_file
+from animcli.configs import load_config_file, resolve_config
+from animcli.devices import resolve_device
+from animcli.models import detect_family, family_class
+from animcli.models.base import AnimationModel, ModelError
+
+SIBLING_CONFIGS = ("config.yaml", "config.yml", "config.json")
+
+
+def _config_beside(checkpoint: Path) -> dict[str, Any] | None:
+    """A training run directory holds its config next to the checkpoint (``animcli train`` writes both)."""
+    for name in SIBLING_CONFIGS:
+        candidate = checkpoint.parent / name
+        if candidate.is_file():
+            return load_config_file(candidate)
+    return None
+
+
+def _find_config(checkpoint_path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    embedded = checkpoint.get("config")  # safetensors files written by `animcli models convert`
+    if isinstance(embedded, dict):
+        return embedded
+    beside = _config_beside(checkpoint_path)
+    if beside is not None:
+        return beside
+    inferred = family_class(detect_family(checkpoint=checkpoint)).infer_config(checkpoint)
+    if inferred is None:
+        raise ModelError(f"checkpoint {checkpoint_path} needs a config: pass --config PATH|NAME")
+    return inferred
+
+
+def load_model(checkpoint: str | Path | None = None, config: str | Path | dict[str, Any] | None = None, *,
+               model: str | None = None, device: str = "auto") -> AnimationModel:
+    """Build the family's model from ``config`` and strictly load ``checkpoint`` into it, in eval mode.
+
+    ``model`` is a registry name, ``hf://repo_id/filename[@rev]`` or a path; it supplies the checkpoint
+    and, unless ``config`` is given, the config and default transfer mode.
+    """
+    default_mode = None
+    if model is not None:
+        from animcli.registry import resolve_model_spec
+
+        resolved = resolve_model_spec(model)
+        checkpoint = resolved.checkpoint
+        config = config if config is not None else resolved.config
+        default_mode = resolved.default_mode
+    if checkpoint is None:
+        raise ModelError("no model given: pass --model NAME or --checkpoint PATH")
+    checkpoint_path = Path(checkpoint)
+    state = load_checkpoint_file(checkpoint_path)
+    config_dict = resolve_config(config) if config is not None else _find_config(checkpoint_path, state)
+    cls = family_class(detect_family(config=config_dict))
+    if not cls.claims_checkpoint(state):
+        raise ModelError(f"checkpoint {checkpoint_path} is not a {cls.family} checkpoint, but the config is")
+    animation_model = cls(config_dict)
+    animation_model.load_checkpoint(state)
+    if default_mode is not None:
+        animation_model.default_mode = default_mode
+    return animation_model.eval().to(resolve_device(device))
