@@ -29,12 +29,9 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
 
 def use_fp16(device: torch.device, fp16: bool | None) -> bool:
-    """fp16 defaults on for CUDA; on CPU it is refused because CPU kernels are slower and less accurate in fp16."""
-    if fp16 is None:
-        return device.type == "cuda"
-    if fp16 and device.type != "cuda":
-        raise ModelError("--fp16 needs a CUDA device (use --no-fp16 or --device cuda)")
-    return fp16
+    """fp16 defaults on for CUDA only: CPU fp16 kernels are slower than fp32, so there it runs on request
+    (which is how the fp16 code path is tested on machines without a GPU)."""
+    return device.type == "cuda" if fp16 is None else fp16
 
 
 @contextlib.contextmanager

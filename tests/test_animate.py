@@ -1,0 +1,206 @@
+"""animate end to end: the CLI on the FOMM fixture checkpoint, streaming, errors, stdin/stdout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from animcli.animate import Animator
+from animcli.cli import app
+from animcli.loading import load_model
+from animcli.models.base import TransferOptions
+from animcli.video import open_video, read_image
+
+runner = CliRunner()
+MODE_FLAGS = {
+    "relative_adapt": ["--mode", "relative", "--adapt-scale"],
+    "relative_noadapt": ["--mode", "relative", "--no-adapt-scale"],
+    "absolute": ["--mode", "absolute"],
+}
+
+
+def _to_uint8(chw: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(chw.transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+@pytest.fixture(scope="module")
+def fomm_fixtures(reference_dir: Path) -> Path:
+    return reference_dir / "fomm" / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def model_args(fomm_fixtures: Path) -> list[str]:
+    return ["--checkpoint", str(fomm_fixtures / "checkpoint.pth.tar"), "--config", str(fomm_fixtures / "config.yaml")]
+
+
+@pytest.fixture(scope="module")
+def pngs(fomm_fixtures: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The fixture inputs written as PNGs: source.png and a driving/ folder of frames."""
+    root = tmp_path_factory.mktemp("fomm-pngs")
+    inputs = np.load(fomm_fixtures / "inputs.npz")
+    _write_png(root / "source.png", _to_uint8(inputs["source"][0]))
+    (root / "driving").mkdir()
+    for i, frame in enumerate(inputs["driving"]):
+        _write_png(root / "driving" / f"{i:04d}.png", _to_uint8(frame))
+    return root / "source.png", root / "driving"
+
+
+@pytest.fixture(scope="module")
+def driving_mp4(pngs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from animcli.video import open_writer
+
+    path = tmp_path_factory.mktemp("mp4") / "driving.mp4"
+    with open_video(pngs[1]) as frames, open_writer(path, fps=10) as writer:
+        writer.write_many(frames)
+    return path
+
+
+@pytest.mark.parametrize("mode", list(MODE_FLAGS))
+def test_cli_png_frames_match_official_predictions(pngs, model_args, fomm_fixtures: Path, tmp_path: Path,
+                                                   mode: str) -> None:
+    source, driving = pngs
+    out = tmp_path / "frames"
+    result = runner.invoke(app, ["animate", str(source), str(driving), "-o", f"{out}/", "--quiet",
+                                 "--batch-size", "3", *model_args, *MODE_FLAGS[mode]])
+    assert result.exit_code == 0, result.output
+    expected = np.load(fomm_fixtures / "animate.npz")[f"{mode}_prediction"]
+    written = sorted(out.glob("*.png"))
+    assert len(written) == len(expected)
+    for path, frame in zip(written, expected, strict=True):
+        diff = np.abs(read_image(path).astype(np.int16) - _to_uint8(frame).astype(np.int16)).max()
+        assert diff <= 1, f"{path.name}: off by {diff}/255"
+
+
+def test_real_subprocess_writes_playable_mp4_with_side_by_side(pngs, model_args, tmp_path: Path) -> None:
+    source, driving = pngs
+    out = tmp_path / "result.mp4"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-m", "animcli", "animate", str(source), str(driving), "-o", str(out),
+                           "--side-by-side", "--show-keypoints", *model_args],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""  # stdout carries only data
+    with open_video(out) as video:
+        frames = list(video)
+    assert len(frames) == 4 and frames[0].shape == (128, 3 * 128, 3)
+
+
+def test_stdin_to_stdout_stream(pngs, driving_mp4: Path, model_args, tmp_path: Path) -> None:
+    source, _ = pngs
+    proc = subprocess.run([sys.executable, "-m", "animcli", "animate", str(source), "-", "-o", "-", "--quiet",
+                           *model_args], input=driving_mp4.read_bytes(), capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()
+    streamed = tmp_path / "streamed.mp4"
+    streamed.write_bytes(proc.stdout)
+    with open_video(streamed) as video:
+        assert len(list(video)) == 4
+
+
+def test_help_does_not_import_torch() -> None:
+    code = ("import sys; from animcli.cli import app; from typer.testing import CliRunner; "
+            "r = CliRunner().invoke(app, ['animate', '--help']); assert r.exit_code == 0; "
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+@pytest.mark.parametrize("case", ["missing-source", "corrupt-checkpoint", "wrong-config", "bad-device",
+                                  "bad-output-suffix"])
+def test_errors_are_one_line_and_leave_output_untouched(pngs, model_args, fomm_fixtures: Path, tmp_path: Path,
+                                                        case: str) -> None:
+    source, driving = pngs
+    out = tmp_path / "keep.mp4"
+    out.write_bytes(b"precious")
+    args = ["animate", str(source), str(driving), "-o", str(out), *model_args]
+    if case == "missing-source":
+        args[1] = str(tmp_path / "nope.png")
+    elif case == "corrupt-checkpoint":
+        bad = tmp_path / "bad.pth.tar"
+        bad.write_bytes(b"not a checkpoint")
+        args[args.index("--checkpoint") + 1] = str(bad)
+    elif case == "wrong-config":
+        args[args.index("--config") + 1] = "fomm-vox-256"
+    elif case == "bad-device":
+        args += ["--device", "tpu"]
+    else:
+        args[4] = str(tmp_path / "out.xyz")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and result.output.startswith("animcli: error:")
+    assert "Traceback" not in result.output
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "bad.pth.tar") == ["keep.mp4"]
+
+
+def test_default_output_is_never_overwritten(pngs, model_args, tmp_path: Path, monkeypatch) -> None:
+    source, driving = pngs
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "source-animated.mp4").write_bytes(b"x")
+    result = runner.invoke(app, ["animate", str(source), str(driving), *model_args])
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
+@pytest.fixture(scope="module")
+def fixture_model(fomm_fixtures: Path):
+    return load_model(fomm_fixtures / "checkpoint.pth.tar", fomm_fixtures / "config.yaml", device="cpu")
+
+
+def _frames(pngs) -> list[np.ndarray]:
+    with open_video(pngs[1]) as video:
+        return list(video)
+
+
+def test_animation_streams_and_batch_size_does_not_change_results(fixture_model, pngs) -> None:
+    frames = _frames(pngs) * 3
+    pulled = []
+
+    def driving():
+        for frame in frames:
+            pulled.append(1)
+            yield frame
+
+    animator = Animator(fixture_model, TransferOptions("relative", True), batch_size=2)
+    stream = animator.animate(read_image(pngs[0]), driving())
+    first = next(stream)
+    assert len(pulled) == 2  # only one batch was decoded before the first results came out
+    batched = np.concatenate([first.prediction] + [b.prediction for b in stream])
+    single = np.concatenate([b.prediction for b in Animator(fixture_model, TransferOptions("relative", True),
+                                                              batch_size=1).animate(read_image(pngs[0]), frames)])
+    assert batched.shape[0] == len(frames)
+    assert np.abs(batched - single).max() < 1e-5
+
+
+def test_find_best_frame_picks_the_source_pose(fixture_model, pngs) -> None:
+    frames = _frames(pngs)
+    animator = Animator(fixture_model, batch_size=2)
+    index, _ = animator.find_best_frame(frames[2], frames)
+    assert index == 2
+
+
+def test_find_best_frame_cli(pngs, model_args, tmp_path: Path) -> None:
+    source, driving = pngs
+    result = runner.invoke(app, ["animate", str(driving / "0002.png"), str(driving), "-o", str(tmp_path / "o.gif"),
+                                 "--find-best-frame", *model_args])
+    assert result.exit_code == 0, result.output
+    assert "relative to driving frame 2" in result.output
+
+
+def test_fp16_path_runs_and_stays_close(fixture_model, pngs) -> None:
+    frames = _frames(pngs)
+    source = read_image(pngs[0])
+    reference = np.concatenate([b.prediction for b in Animator(fixture_model, fp16=False).animate(source, frames)])
+    half = np.concatenate([b.prediction for b in Animator(fixture_model, fp16=True).animate(source, frames)])
+    assert 0 < np.abs(half - reference).max() < 1e-2  # really ran in half precision, and stayed accurate
+    assert next(fixture_model.parameters()).dtype == torch.float32
