@@ -26,13 +26,16 @@ def default_output(source: Path) -> Path:
 @app.command()
 def animate(
     source: Path = typer.Argument(..., help="Source image (png/jpg/webp/bmp; any size, resized to the model's)."),
-    driving: str = typer.Argument(..., help="Driving video (mp4/mov/webm/avi/gif), a folder of frames, or - for stdin."),
+    driving: str = typer.Argument(..., help="Driving video (mp4/mov/webm/avi/gif), a folder of frames, "
+                                            "or - for stdin."),
     output: str = typer.Option(None, "--output", "-o",
                                help="Result: .mp4/.webm/.gif/.mov/.mkv, a folder (PNG frames) or - for stdout. "
                                     "Default: SOURCE-animated.mp4 (never overwritten)."),
     model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    checkpoint: Path = typer.Option(None, "--checkpoint", help="Checkpoint file (official .pth.tar/.pt or .safetensors)."),
-    config: str = typer.Option(None, "--config", help="Config: a path to an official-format yaml/json or a shipped name."),
+    checkpoint: Path = typer.Option(None, "--checkpoint",
+                                    help="Checkpoint file (official .pth.tar/.pt or .safetensors)."),
+    config: str = typer.Option(None, "--config",
+                               help="Config: a path to an official-format yaml/json or a shipped name."),
     mode: Mode = typer.Option(None, "--mode", help="relative: driving motion since its first frame applied to the "
                                                    "source's pose; absolute: the driving pose as is. "
                                                    "Default: the model's own."),

@@ -187,11 +187,26 @@ def make_coordinate_grid(spatial_size: tuple[int, int], like: Tensor) -> Tensor:
     return torch.stack([x[None, :].expand(h, w), y[:, None].expand(h, w)], dim=-1)
 
 
-def kp2gaussian(kp_value: Tensor, spatial_size: tuple[int, int], kp_variance: float) -> Tensor:
-    """Unnormalised isotropic Gaussians (..., K, h, w) centred on keypoints (..., K, 2)."""
+def kp2gaussian(kp_value: Tensor, spatial_size: tuple[int, int], kp_variance: float | Tensor) -> Tensor:
+    """Unnormalised Gaussians (..., K, h, w) centred on keypoints (..., K, 2), peak value 1.
+
+    ``kp_variance`` is a number (isotropic, FOMM), a per-keypoint variance (..., K, 1, 1) or a covariance
+    matrix (..., K, 2, 2) (Monkey-Net).
+    """
     grid = make_coordinate_grid(spatial_size, kp_value)
     diff = grid - kp_value[..., None, None, :]
+    if isinstance(kp_variance, Tensor) and kp_variance.shape[-2:] == (2, 2):
+        return _covariance_gaussian(diff, kp_variance)
     return torch.exp(-0.5 * (diff**2).sum(-1) / kp_variance)
+
+
+def _covariance_gaussian(diff: Tensor, covariance: Tensor) -> Tensor:
+    """exp(-½ dᵀ Σ⁻¹ d); in float32 because half precision cannot invert small covariances."""
+    with torch.autocast(diff.device.type, enabled=False):
+        precision = torch.linalg.inv(covariance.float())[..., None, None, :, :]
+        diff32 = diff.float()
+        mahalanobis = (diff32.unsqueeze(-2) @ precision @ diff32.unsqueeze(-1))[..., 0, 0]
+        return torch.exp(-0.5 * mahalanobis)
 
 
 def grid_sample(image: Tensor, grid: Tensor, align_corners: bool = True, padding_mode: str = "zeros") -> Tensor:
