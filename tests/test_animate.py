@@ -204,3 +204,15 @@ def test_fp16_path_runs_and_stays_close(fixture_model, pngs) -> None:
     half = np.concatenate([b.prediction for b in Animator(fixture_model, fp16=True).animate(source, frames)])
     assert 0 < np.abs(half - reference).max() < 1e-2  # really ran in half precision, and stayed accurate
     assert next(fixture_model.parameters()).dtype == torch.float32
+
+
+def test_size_option(pngs, model_args, tmp_path: Path) -> None:
+    source, driving = pngs
+    ok = runner.invoke(app, ["animate", str(source), str(driving), "-o", str(tmp_path / "big"), "--size", "256",
+                             "--quiet", *model_args])
+    assert ok.exit_code == 0, ok.output
+    assert read_image(next((tmp_path / "big").glob("*.png"))).shape == (256, 256, 3)
+    bad = runner.invoke(app, ["animate", str(source), str(driving), "-o", str(tmp_path / "bad"), "--size", "100",
+                              *model_args])
+    assert bad.exit_code == 2 and "multiple of 128" in bad.output
+    assert not (tmp_path / "bad").exists()

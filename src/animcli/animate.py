@@ -52,13 +52,14 @@ class Animator:
     """Runs a model over a source image and a stream of driving frames."""
 
     def __init__(self, model: AnimationModel, options: TransferOptions | None = None, *, batch_size: int = 8,
-                 fp16: bool | None = None) -> None:
+                 fp16: bool | None = None, size: int | None = None) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.model = model.eval()
         options = options or TransferOptions(mode=model.default_mode)
         self.options = model.validate_options(options)
         self.batch_size = batch_size
+        self.size = model.check_size(size or model.size)
         self.device = next(model.parameters()).device
         self.fp16 = use_fp16(self.device, fp16)
 
@@ -73,10 +74,10 @@ class Animator:
 
     def encode_source(self, source_image: np.ndarray) -> Any:
         with self._precision():
-            return self.model.encode_source(self.to_tensor(resize_square(source_image, self.model.size)[None]))
+            return self.model.encode_source(self.to_tensor(resize_square(source_image, self.size)[None]))
 
     def _motions(self, driving_frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, Motion]]:
-        for frames in batched(driving_frames, self.model.size, self.batch_size):
+        for frames in batched(driving_frames, self.size, self.batch_size):
             with self._precision():
                 yield frames, self.model.encode_driving(self.to_tensor(frames))
 

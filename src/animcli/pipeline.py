@@ -53,7 +53,7 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
             best_frame, initial = animator.find_best_frame(source, driving)
         output_fps = fps or driving.fps
         audio_from = driving.path if audio and driving.has_audio else None
-        source_small = resize_square(source, animator.model.size)
+        source_small = resize_square(source, animator.size)
         done = 0
         with open_writer(output_spec, output_fps, audio_from=audio_from) as writer:
             for batch in animator.animate(source, driving, initial=initial):

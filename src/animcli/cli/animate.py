@@ -47,6 +47,8 @@ def animate(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     fp16: bool = typer.Option(None, "--fp16/--no-fp16", help="float16 autocast (default on for CUDA)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per forward pass."),
+    size: int = typer.Option(None, "--size", min=8, help="Model input size (default: the model's training size; "
+                                                        "fully convolutional families accept other multiples)."),
     fps: float = typer.Option(None, "--fps", min=0.001, help="Output frame rate (default: the driving video's)."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the driving video's audio track."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | driving | result."),
@@ -69,7 +71,7 @@ def animate(
         animation_model = load_model(checkpoint, config, model=model, device=device)
         options = TransferOptions(mode=(mode.value if mode else animation_model.default_mode),
                                   adapt_scale=adapt_scale)
-        animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16)
+        animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16, size=size)
         with frame_progress(quiet, "animating") as on_progress:
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
                                    find_best_frame=find_best_frame,

@@ -97,6 +97,17 @@ class AnimationModel(nn.Module, ABC):
     def size(self) -> int:
         """Square input resolution the networks expect."""
 
+    def size_multiple(self) -> int | None:
+        """Input sizes the networks accept besides ``size``: multiples of this number (None: ``size`` only)."""
+        return None
+
+    def check_size(self, size: int) -> int:
+        multiple = self.size_multiple()
+        if size == self.size or (multiple is not None and size > 0 and size % multiple == 0):
+            return size
+        accepted = f"a multiple of {multiple}" if multiple else f"exactly {self.size}"
+        raise ModelError(f"this {self.family} model needs an input size of {accepted} (got {size})")
+
     # -- inference ----------------------------------------------------------------------------
     @abstractmethod
     def encode_source(self, source: Tensor) -> Any:

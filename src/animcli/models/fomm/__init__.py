@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,15 @@ class FommModel(AnimationModel):
     @property
     def size(self) -> int:
         return int(self.config.get("dataset_params", {}).get("frame_shape", [256])[0])
+
+    def size_multiple(self) -> int:
+        """Fully convolutional: any size whose anti-alias subsampling and hourglass poolings are exact."""
+        params = self.config["model_params"]
+        dense = params["generator_params"]["dense_motion_params"]
+        multiples = [2 ** params["generator_params"]["num_down_blocks"]]
+        for section in (params["kp_detector_params"], dense):
+            multiples.append(round(1 / section.get("scale_factor", 1)) * 2 ** section["num_blocks"])
+        return math.lcm(*multiples)
 
     def encode_source(self, source: Tensor) -> FommSource:
         dense_motion = self.generator.dense_motion_network
