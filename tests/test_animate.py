@@ -216,3 +216,47 @@ def test_size_option(pngs, model_args, tmp_path: Path) -> None:
                               *model_args])
     assert bad.exit_code == 2 and "multiple of 128" in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.fixture(scope="module")
+def face_clip(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 30 frames of a real talking-head video, with its audio."""
+    from animcli.video import open_writer
+
+    original = shared_dir / "samples" / "lia-demo" / "vox" / "driving2.mp4"
+    path = tmp_path_factory.mktemp("face") / "clip.mp4"
+    with open_video(original) as video, open_writer(path, fps=video.fps, audio_from=video.path) as writer:
+        for index, frame in enumerate(video):
+            if index == 30:
+                break
+            writer.write(frame)
+    return path
+
+
+def test_crop_and_paste_back_keep_source_resolution(shared_dir: Path, face_clip: Path, model_args,
+                                                    tmp_path: Path) -> None:
+    from animcli.crop import crop_source_image
+
+    source_path = shared_dir / "samples" / "lia-demo" / "ted" / "subject1.png"  # 384×384, face in the upper half
+    out = tmp_path / "pasted"
+    result = runner.invoke(app, ["animate", str(source_path), str(face_clip), "-o", f"{out}/", "--crop",
+                                 "--paste-back", "--quiet", *model_args])
+    assert result.exit_code == 0, result.output
+    source = read_image(source_path)
+    _, box = crop_source_image(source, size=128)
+    frames = sorted(out.glob("*.png"))
+    assert len(frames) == 30
+    for path in frames[::10]:
+        frame = read_image(path)
+        assert frame.shape == source.shape
+        outside = np.ones(source.shape[:2], bool)
+        outside[max(box.y, 0):box.y + box.side, max(box.x, 0):box.x + box.side] = False
+        assert np.array_equal(frame[outside], source[outside])
+        assert not np.array_equal(frame, source)  # the face region was animated
+
+
+def test_crop_without_a_face_is_a_clear_error(pngs, face_clip: Path, model_args, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["animate", str(pngs[0]), str(face_clip), "-o", str(tmp_path / "o.mp4"), "--crop",
+                                 *model_args])
+    assert result.exit_code == 2 and "no face" in result.output
+    assert not (tmp_path / "o.mp4").exists()

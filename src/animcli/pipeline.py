@@ -5,14 +5,14 @@ This is what ``animcli animate`` runs; it is a library function so scripts can c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from animcli.animate import AnimatedBatch, Animator
-from animcli.video import open_video, open_writer, read_image, resize_square
+from animcli.video import VideoReader, open_video, open_writer, read_image, resize_square
 from animcli.visualize import draw_keypoints, side_by_side
 
 
@@ -29,36 +29,75 @@ class AnimationResult:
     best_frame: int | None
 
 
-def compose_frames(batch: AnimatedBatch, source: np.ndarray, style: OutputStyle) -> list[np.ndarray]:
-    """The frames to write for one batch, following ``style``."""
+class Reiterable:
+    """Frames that can be iterated more than once (best-frame search reads the driving video twice)."""
+
+    def __init__(self, make_iterator: Callable[[], Iterator[np.ndarray]]) -> None:
+        self.make_iterator = make_iterator
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.make_iterator()
+
+
+def compose_frames(batch: AnimatedBatch, source: np.ndarray, style: OutputStyle,
+                   finish: Callable[[np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
+    """The frames to write for one batch, following ``style``; ``finish`` post-processes each result."""
     frames = []
     for i, prediction in enumerate(batch.prediction_uint8):
         driving = batch.driving[i]
         if style.show_keypoints and batch.kp_driving is not None:
             driving = draw_keypoints(driving, batch.kp_driving[i])
             prediction = draw_keypoints(prediction, batch.kp_transferred[i])
+        if finish is not None:
+            prediction = finish(prediction)
         frames.append(side_by_side(source, driving, prediction) if style.side_by_side else prediction)
     return frames
 
 
+def _cropped_driving(driving: VideoReader, size: int) -> tuple[Iterable[np.ndarray], float]:
+    """The longest face segment of the driving video, cropped, and where it starts in seconds."""
+    from animcli.crop import CropOptions, find_segments, segment_frames
+
+    segment = max(find_segments(driving, CropOptions(size=size)), key=lambda s: s.frame_count)
+    return Reiterable(lambda: segment_frames(driving, segment, size)), segment.start / driving.fps
+
+
 def animate_files(animator: Animator, source_path: str | Path, driving_spec: str | Path, output_spec: str | Path,
                   *, fps: float | None = None, audio: bool = True, find_best_frame: bool = False,
-                  style: OutputStyle = OutputStyle(),
+                  style: OutputStyle = OutputStyle(), crop: bool = False, paste_back: bool = False,
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
-    """Animate and write ``output_spec`` atomically; ``on_progress(done, total)`` after every batch."""
+    """Animate and write ``output_spec`` atomically; ``on_progress(done, total)`` after every batch.
+
+    ``crop`` cuts the face out of the source and the driving video first (the models expect face-filling
+    squares); ``paste_back`` blends each animated crop back into the full-resolution source.
+    """
     source = read_image(source_path)
+    finish = None
+    if crop or paste_back:
+        from animcli.crop import crop_source_image
+        from animcli.crop import paste_back as blend
+
+        full_source = source
+        source, box = crop_source_image(full_source, size=animator.size)
+        if paste_back:
+            def finish(prediction: np.ndarray) -> np.ndarray:
+                return blend(full_source, prediction, box)
     with open_video(driving_spec) as driving:
+        frames, audio_start, total = driving, 0.0, driving.frame_count
+        if crop:
+            frames, audio_start = _cropped_driving(driving, animator.size)
+            total = None
         best_frame, initial = None, None
         if find_best_frame:
-            best_frame, initial = animator.find_best_frame(source, driving)
+            best_frame, initial = animator.find_best_frame(source, frames)
         output_fps = fps or driving.fps
         audio_from = driving.path if audio and driving.has_audio else None
-        source_small = resize_square(source, animator.size)
+        source_column = resize_square(source, animator.size)
         done = 0
-        with open_writer(output_spec, output_fps, audio_from=audio_from) as writer:
-            for batch in animator.animate(source, driving, initial=initial):
-                writer.write_many(compose_frames(batch, source_small, style))
+        with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start) as writer:
+            for batch in animator.animate(source, frames, initial=initial):
+                writer.write_many(compose_frames(batch, source_column, style, finish))
                 done += len(batch.driving)
                 if on_progress is not None:
-                    on_progress(done, driving.frame_count)
+                    on_progress(done, total)
     return AnimationResult(frames=done, fps=output_fps, best_frame=best_frame)

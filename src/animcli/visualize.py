@@ -25,5 +25,10 @@ def draw_keypoints(frame: np.ndarray, kp: np.ndarray, radius: int | None = None)
 
 
 def side_by_side(*columns: np.ndarray) -> np.ndarray:
-    """Concatenate equally tall (H, W, 3) frames left to right."""
-    return np.concatenate(columns, axis=1)
+    """(H, W, 3) frames left to right, each scaled to the height of the tallest."""
+    height = max(column.shape[0] for column in columns)
+    scaled = [column if column.shape[0] == height else
+              cv2.resize(column, (round(column.shape[1] * height / column.shape[0]), height),
+                         interpolation=cv2.INTER_LINEAR)
+              for column in columns]
+    return np.concatenate(scaled, axis=1)

@@ -53,6 +53,10 @@ def animate(
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the driving video's audio track."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | driving | result."),
     show_keypoints: bool = typer.Option(False, "--show-keypoints", help="Draw keypoints on driving and result."),
+    crop: bool = typer.Option(False, "--crop", help="Cut the face out of the source and the driving video first "
+                                                    "(see `animcli crop`)."),
+    paste_back: bool = typer.Option(False, "--paste-back", help="Blend the animated face back into the "
+                                                                "full-resolution source image."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Animate SOURCE with the motion of DRIVING."""
@@ -76,6 +80,7 @@ def animate(
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
                                    find_best_frame=find_best_frame,
                                    style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints),
+                                   crop=crop, paste_back=paste_back,
                                    on_progress=on_progress)
     if not quiet:
         best = f" (relative to driving frame {result.best_frame})" if result.best_frame is not None else ""

@@ -1,0 +1,97 @@
+"""``animcli crop``: cut square, model-ready crops of faces (or any subject) out of images and videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from animcli.cli.app import app, fail, user_errors
+
+if TYPE_CHECKING:
+    from animcli.crop import CropOptions
+
+
+@app.command("crop")
+def crop(
+    input_path: str = typer.Argument(..., metavar="INPUT", help="An image, a video, a frame folder or '-'."),
+    output: Path = typer.Option(None, "--output", "-o",
+                                help="Output image or video. Several segments/faces are numbered "
+                                     "OUT-000.ext, OUT-001.ext, …"),
+    size: int = typer.Option(256, "--size", min=16, help="Side of the square output, in pixels."),
+    increase: float = typer.Option(0.1, "--increase", min=0.0,
+                                   help="Margin added on every side of the face tube (fraction)."),
+    iou_with_initial: float = typer.Option(0.25, "--iou-with-initial",
+                                           help="Start a new segment when the face's overlap with where "
+                                                "it started drops below this."),
+    min_frames: int = typer.Option(None, "--min-frames", min=1,
+                                   help="Drop shorter segments (default: one second of video)."),
+    detector: str = typer.Option("auto", "--detector",
+                                 help="auto (dlib-hog if installed, else opencv), dlib-hog, dlib-mmod "
+                                      "(slow, CNN), opencv."),
+    face: str = typer.Option("largest", "--face", help="largest, all, or an index (0 = leftmost face)."),
+    box: str = typer.Option(None, "--box",
+                            help="x,y,w,h: crop this box instead of detecting faces (bodies, objects); "
+                                 "auto: the region that moves in the video (static camera)."),
+    every: int = typer.Option(1, "--every", min=1, help="Detect faces on every Nth frame only (faster)."),
+    print_commands: bool = typer.Option(False, "--print-commands",
+                                        help="Only print the ffmpeg commands that would cut the segments "
+                                             "(the official crop-video.py behaviour)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the segments as JSON on stdout."),
+) -> None:
+    """Crop faces to squares framed like the models' training data (VoxCeleb-style).
+
+    Videos are cut into segments where the face stays inside one fixed crop (the official tube rule);
+    each segment is written as its own video, with its stretch of the audio.
+    """
+    if output is None and not print_commands:
+        raise fail("missing --output/-o")
+    with user_errors():
+        from animcli.crop import CropOptions, parse_box, parse_face
+        from animcli.video import IMAGE_SUFFIXES
+
+        options = CropOptions(size=size, increase=increase, iou_with_initial=iou_with_initial,
+                              min_frames=min_frames, detector=detector, face=parse_face(face),
+                              box=parse_box(box) if box else None, every=every)
+        is_image = input_path != "-" and Path(input_path).suffix.lower() in IMAGE_SUFFIXES
+        crop_input = _crop_image if is_image else _crop_video
+        records = crop_input(input_path, output, options, print_commands)
+        if json_output:
+            typer.echo(json.dumps({"input": input_path, "segments": records}, indent=2))
+        elif print_commands:
+            typer.echo("\n".join(record["command"] for record in records))
+
+
+def _crop_image(input_path: str, output: Path | None, options: CropOptions, print_commands: bool) -> list[dict]:
+    from animcli.crop import Segment, image_crop_boxes, segment_paths, segment_record
+    from animcli.errors import AnimcliError
+    from animcli.video import read_image, write_image
+
+    if print_commands:
+        raise AnimcliError("--print-commands applies to videos")
+    image = read_image(input_path)
+    boxes = image_crop_boxes(image, options, input_path)
+    outputs = segment_paths(output, len(boxes))
+    for box, path in zip(boxes, outputs, strict=True):
+        write_image(path, box.crop(image, options.size))
+    return [segment_record(Segment(0, 0, box), path, None) for box, path in zip(boxes, outputs, strict=True)]
+
+
+def _crop_video(input_path: str, output: Path | None, options: CropOptions,
+                print_commands: bool) -> list[dict]:
+    from animcli.crop import find_segments, official_commands, segment_paths, segment_record, write_segments
+    from animcli.video import open_video
+
+    with open_video(input_path) as reader:
+        segments = find_segments(reader, options)
+        outputs = segment_paths(output or Path("crop.mp4"), len(segments))
+        records = [segment_record(s, p, reader.fps) for s, p in zip(segments, outputs, strict=True)]
+        if print_commands:
+            commands = official_commands(input_path, segments, outputs, reader, options.size)
+            return [record | {"command": command} for record, command in zip(records, commands, strict=True)]
+        write_segments(reader, segments, outputs, options.size)
+    for segment, path in zip(segments, outputs, strict=True):
+        typer.echo(f"frames {segment.start}-{segment.end} -> {path}", err=True)
+    return records
