@@ -16,7 +16,7 @@ class Mode(str, Enum):
     absolute = "absolute"
 
 
-MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
+MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename\\[@rev], or a checkpoint path."
 
 
 def default_output(source: Path) -> Path:

@@ -146,3 +146,42 @@ class AnimationModel(nn.Module, ABC):
         if options.adapt_scale and not self.supports_adapt_scale:
             raise ModelError(f"--adapt-scale has no meaning for {self.family} models; use --no-adapt-scale")
         return options
+
+
+def load_strict(module: nn.Module, state_dict: Any, what: str) -> None:
+    """``load_state_dict(strict=True)`` with a one-line explanation when the checkpoint does not fit.
+
+    BatchNorm's ``num_batches_tracked`` counters (absent from checkpoints saved before torch 0.4.1, and unused
+    in eval) are the only entries allowed to be missing: the module keeps its own.
+    """
+    if not isinstance(state_dict, dict):
+        raise ModelError(f"checkpoint entry {what!r} is not a state dict")
+    expected = module.state_dict()
+    counters = {k: v for k, v in expected.items() if k.endswith(".num_batches_tracked") and k not in state_dict}
+    state_dict = {**state_dict, **counters}
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or mismatched:
+        found = {"missing": missing, "unexpected": unexpected, "shape mismatch": mismatched}
+        problems = [f"{len(keys)} {label} (e.g. {keys[0]})" for label, keys in found.items() if keys]
+        raise ModelError(f"checkpoint {what!r} does not fit the config: {', '.join(problems)}")
+    module.load_state_dict(state_dict, strict=True)
+
+
+class KeypointModel(AnimationModel):
+    """Families whose motion is a set of keypoints (FOMM, Monkey-Net); the source state has a ``kp`` motion."""
+
+    #: the motion entry holding the (B, K, 2) keypoint locations
+    kp_key: ClassVar[str]
+
+    def keypoints(self, motion: Motion) -> Tensor:
+        return motion[self.kp_key]
+
+    def source_motion(self, source_state: Any) -> Motion:
+        return source_state.kp
+
+    def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
+        from animcli.transfer import pose_distance
+
+        return pose_distance(source[self.kp_key], driving[self.kp_key])

@@ -6,11 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from animcli import transfer
-from animcli.models.base import AnimationModel, ModelError, Motion, TransferOptions
+from animcli.models.base import KeypointModel, ModelError, Motion, TransferOptions, load_strict
 from animcli.models.fomm.dense_motion import DenseMotionNetwork
 from animcli.models.fomm.discriminator import MultiScaleDiscriminator
 from animcli.models.fomm.generator import OcclusionAwareGenerator
@@ -42,25 +41,9 @@ def build_discriminator(config: dict[str, Any]) -> MultiScaleDiscriminator:
     return MultiScaleDiscriminator(**params["discriminator_params"], **params.get("common_params", {}))
 
 
-def load_strict(module: torch.nn.Module, state_dict: Any, what: str) -> None:
-    """``load_state_dict(strict=True)`` with a one-line explanation when the checkpoint does not fit."""
-    if not isinstance(state_dict, dict):
-        raise ModelError(f"checkpoint entry {what!r} is not a state dict")
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    mismatched = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or mismatched:
-        problems = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
-            if keys:
-                problems.append(f"{len(keys)} {label} (e.g. {keys[0]})")
-        raise ModelError(f"checkpoint {what!r} does not fit the config: {', '.join(problems)}")
-    module.load_state_dict(state_dict, strict=True)
-
-
-class FommModel(AnimationModel):
+class FommModel(KeypointModel):
     family = "fomm"
+    kp_key = "value"
 
     def __init__(self, config: dict[str, Any], align_corners: bool = True) -> None:
         """``align_corners=False`` reproduces the unmodified official code on torch ≥ 1.3 (not how the
@@ -73,8 +56,9 @@ class FommModel(AnimationModel):
 
     @classmethod
     def claims_config(cls, config: dict[str, Any]) -> bool:
-        params = config.get("model_params", {})
-        return "kp_detector_params" in params and "dense_motion_params" in params.get("generator_params", {})
+        generator = config.get("model_params", {}).get("generator_params", {})
+        # Monkey-Net configs also have dense_motion_params; num_down_blocks is FOMM's alone.
+        return "dense_motion_params" in generator and "num_down_blocks" in generator
 
     @classmethod
     def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
@@ -120,17 +104,8 @@ class FommModel(AnimationModel):
                                                                       source_state.kp)
         return self.generator.decode(source_state.features, dense)
 
-    def keypoints(self, motion: Motion) -> Tensor:
-        return motion["value"]
-
-    def source_motion(self, source_state: FommSource) -> Motion:
-        return source_state.kp
-
-    def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
-        return transfer.pose_distance(source["value"], driving["value"])
-
 
 MODEL = FommModel
 
 __all__ = ["MODEL", "FommModel", "KPDetector", "DenseMotionNetwork", "OcclusionAwareGenerator",
-           "MultiScaleDiscriminator", "build_networks", "build_discriminator", "load_strict"]
+           "MultiScaleDiscriminator", "build_networks", "build_discriminator"]

@@ -1,0 +1,61 @@
+"""Scoring videos made by any tool (``--pred DIR --gt DIR``) with the same metrics, matched by name."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from animcli.errors import AnimcliError
+from animcli.evaluation.metrics import Metric
+from animcli.evaluation.report import VideoRecord
+from animcli.evaluation.videos import list_videos, open_frames
+from animcli.video import resize_square
+
+VideoPair = tuple[Path, Path]
+
+
+def matched_videos(predicted_root: Path, original_root: Path,
+                   limit: int | None = None) -> dict[str, VideoPair]:
+    """(predicted, original) paths by name for the first ``limit`` originals; every one needs a prediction,
+    and a prediction without an original is an error too (most likely the wrong folder)."""
+    predicted, originals = list_videos(predicted_root), list_videos(original_root)
+    strays = [name for name in predicted if name not in originals]
+    if strays:
+        raise AnimcliError(f"{predicted_root}: {len(strays)} videos have no original in {original_root} "
+                           f"(e.g. {strays[0]!r})")
+    names = list(originals)[:limit]
+    missing = [name for name in names if name not in predicted]
+    if missing:
+        raise AnimcliError(f"{predicted_root}: no prediction for {len(missing)} of the {len(names)} videos "
+                           f"(e.g. {missing[0]!r})")
+    return {name: (predicted[name], originals[name]) for name in names}
+
+
+def compare_videos(pairs: dict[str, VideoPair], metrics: list[Metric], *,
+                   batch_size: int = 8) -> Iterator[VideoRecord]:
+    """Score each predicted video against its original frame by frame, yielding its record when done."""
+    for name, (predicted_path, original_path) in pairs.items():
+        record = VideoRecord(name)
+        with open_frames(predicted_path) as predicted, open_frames(original_path) as original:
+            frame_pairs = _paired_frames(name, predicted, original)
+            while batch := list(itertools.islice(frame_pairs, batch_size)):
+                predicted_batch, original_batch = (np.stack(frames).astype(np.float32) / 255.0
+                                                   for frames in zip(*batch, strict=True))
+                record.add(metrics, predicted_batch, original_batch)
+        yield record
+
+
+def _paired_frames(name: str, predicted: Iterator[np.ndarray],
+                   original: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Frame pairs, the original resized to a square prediction's size the way a model's input is (a model
+    reconstructs at its own resolution, e.g. 256×256 from 64×64 data)."""
+    for predicted_frame, original_frame in itertools.zip_longest(predicted, original):
+        if predicted_frame is None or original_frame is None:
+            raise AnimcliError(f"{name}: the prediction and the original have different frame counts")
+        height, width = predicted_frame.shape[:2]
+        if original_frame.shape[:2] != (height, width) and height == width:
+            original_frame = resize_square(original_frame, height)
+        yield predicted_frame, original_frame

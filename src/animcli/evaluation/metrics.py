@@ -1,0 +1,312 @@
+"""Reconstruction metrics as small pluggable classes.
+
+Every metric compares a generated frame with its ground-truth frame and yields one value per frame (or
+``None`` where it is undefined, e.g. no face in the ground truth); the reported number is the mean of the
+defined per-frame values, as in the papers' evaluation scripts (see EVAL-PROTOCOL in the README).
+
+Metrics that need more than pixels get their per-frame features from a :class:`Backend` (face landmarks,
+face identity…). Features are computed once per frame batch and shared by every metric using that backend
+(AKD and MKR both read the same landmarks). A body-pose backend only has to return keypoints with NaN rows
+for joints it did not find: :class:`AKD` and :class:`MKR` already average over joints present in both
+frames and count joints lost by the generator.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from animcli.errors import AnimcliError
+
+FACES_EXTRA_HINT = "install the faces extra: pip install 'animcli[faces]' (dlib-bin, face-recognition-models)"
+
+
+class FrameBatch:
+    """A batch of RGB frames (B, H, W, 3) float32 in [0, 1] with the backend features computed on them."""
+
+    def __init__(self, frames: np.ndarray) -> None:
+        self.frames = frames
+        self._features: dict[Backend, list[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @functools.cached_property
+    def uint8(self) -> np.ndarray:
+        # Rounded like img_as_ubyte: the frames that detectors see are exactly the PNGs `--out` writes.
+        return np.rint(np.clip(self.frames, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+    def features(self, backend: Backend) -> list[Any]:
+        if backend not in self._features:
+            self._features[backend] = backend.extract(self)
+        return self._features[backend]
+
+
+class Backend(ABC):
+    """Extracts per-frame features (keypoints, identity embeddings) that metrics compare."""
+
+    @abstractmethod
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot run here (missing package or weights), or None when it can."""
+
+    @abstractmethod
+    def extract(self, batch: FrameBatch) -> list[Any]:
+        """One feature per frame of the batch."""
+
+
+def _face_model_dir() -> Path | None:
+    # face_recognition_models' own __init__ imports pkg_resources: locate its files without importing it.
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "models"
+
+
+@functools.cache
+def _dlib_model(factory: Any, *args: str) -> Any:
+    """dlib models load once per process (the 68-point predictor is ~100 MB)."""
+    return factory(*args)
+
+
+class FaceDetector(Backend):
+    """dlib's 68-point shape (same point convention as the papers' face-alignment network) of the first
+    detected face of each frame, or None where no face is found."""
+
+    predictor_file = "shape_predictor_68_face_landmarks.dat"
+    # dlib's frontal detector finds faces of about 80 px and more; in face-video crops the face spans about
+    # half the frame, so small frames are upsampled (x2 per step) until their short side reaches 160 px.
+    min_detection_side = 160
+
+    def unavailable_reason(self) -> str | None:
+        if importlib.util.find_spec("dlib") is None:
+            return f"dlib is not installed; {FACES_EXTRA_HINT}"
+        model_dir = _face_model_dir()
+        if model_dir is None or not (model_dir / self.predictor_file).is_file():
+            return f"{self.predictor_file} not found; {FACES_EXTRA_HINT}"
+        return None
+
+    def extract(self, batch: FrameBatch) -> list[Any | None]:
+        import dlib
+
+        detector = _dlib_model(dlib.get_frontal_face_detector)
+        predictor = _dlib_model(dlib.shape_predictor, str(_face_model_dir() / self.predictor_file))
+        upsample = max(0, math.ceil(math.log2(self.min_detection_side / min(batch.frames.shape[1:3]))))
+        shapes = []
+        for image in batch.uint8:
+            faces = detector(image, upsample)
+            shapes.append(predictor(image, faces[0]) if len(faces) else None)
+        return shapes
+
+
+class FaceLandmarks(Backend):
+    """The 68 landmarks as a (68, 2) array of pixel (x, y); all NaN when no face is found."""
+
+    num_keypoints = 68
+
+    def __init__(self, detector: FaceDetector) -> None:
+        self.detector = detector
+
+    def unavailable_reason(self) -> str | None:
+        return self.detector.unavailable_reason()
+
+    def extract(self, batch: FrameBatch) -> list[np.ndarray]:
+        return [self._landmarks(shape) for shape in batch.features(self.detector)]
+
+    def _landmarks(self, shape: Any | None) -> np.ndarray:
+        if shape is None:
+            return np.full((self.num_keypoints, 2), np.nan)
+        return np.array([[point.x, point.y] for point in shape.parts()], dtype=np.float64)
+
+
+class FaceIdentity(Backend):
+    """dlib's 128-d face-recognition embedding of the detected face (None when no face is found).
+
+    The papers used OpenFace on the whole frame at 96×96; dlib aligns the detected face with its 68
+    landmarks instead, so AED values are comparable in kind, not in scale, with the papers' tables.
+    """
+
+    recognition_file = "dlib_face_recognition_resnet_model_v1.dat"
+
+    def __init__(self, detector: FaceDetector) -> None:
+        self.detector = detector
+
+    def unavailable_reason(self) -> str | None:
+        reason = self.detector.unavailable_reason()
+        if reason is None and not (_face_model_dir() / self.recognition_file).is_file():
+            reason = f"{self.recognition_file} not found; {FACES_EXTRA_HINT}"
+        return reason
+
+    def extract(self, batch: FrameBatch) -> list[np.ndarray | None]:
+        import dlib
+
+        model = _dlib_model(dlib.face_recognition_model_v1, str(_face_model_dir() / self.recognition_file))
+        return [
+            None if shape is None else np.array(model.compute_face_descriptor(image, shape))
+            for image, shape in zip(batch.uint8, batch.features(self.detector), strict=True)
+        ]
+
+
+@dataclass
+class RunningMean:
+    """Mean of the defined per-frame values, accumulated without keeping them (videos can be long)."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, values: list[float | None]) -> None:
+        defined = [value for value in values if value is not None]
+        self.total += math.fsum(defined)
+        self.count += len(defined)
+
+    def merge(self, other: RunningMean) -> None:
+        self.total += other.total
+        self.count += other.count
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+
+@dataclass
+class Metric(ABC):
+    """One reconstruction metric: per-frame values of (generated, ground truth) pairs, averaged."""
+
+    name: str
+    title: str
+    description: str
+    backend: Backend | None = field(default=None, repr=False)
+
+    def unavailable_reason(self) -> str | None:
+        return self.backend.unavailable_reason() if self.backend is not None else None
+
+    def available(self) -> bool:
+        return self.unavailable_reason() is None
+
+    @abstractmethod
+    def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
+        """One value per frame; None where the metric is undefined for that frame."""
+
+    def _feature_pairs(self, generated: FrameBatch, ground_truth: FrameBatch) -> zip:
+        assert self.backend is not None
+        return zip(generated.features(self.backend), ground_truth.features(self.backend), strict=True)
+
+
+class L1(Metric):
+    def __init__(self) -> None:
+        super().__init__("l1", "L1", "mean |generated − original| over pixels and channels, values in [0, 1]")
+
+    def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
+        difference = np.abs(generated.frames.astype(np.float32) - ground_truth.frames.astype(np.float32))
+        return difference.reshape(len(difference), -1).mean(axis=1, dtype=np.float64).tolist()
+
+
+class AKD(Metric):
+    """Average keypoint distance: mean of |Δx| and |Δy| over the keypoints found in both frames (pixels).
+
+    This is the pose-evaluation scripts' arithmetic (a mean over both coordinates, not a Euclidean
+    distance): a pure horizontal shift of k pixels scores k/2.
+    """
+
+    def __init__(self, keypoints: Backend, name: str = "akd", title: str = "AKD") -> None:
+        super().__init__(name, title, "mean |Δx|, |Δy| of keypoints found in both frames, pixels", keypoints)
+
+    def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
+        values: list[float | None] = []
+        for kp_generated, kp_original in self._feature_pairs(generated, ground_truth):
+            both = ~np.isnan(kp_generated).any(axis=1) & ~np.isnan(kp_original).any(axis=1)
+            distance = np.abs(kp_generated[both] - kp_original[both])
+            values.append(float(distance.mean()) if both.any() else None)
+        return values
+
+
+class MKR(Metric):
+    """Missing-keypoint rate: fraction of the keypoints found in the original that the detector cannot find
+    in the generated frame (for faces: 1 when the face is lost, 0 when found); undefined without any."""
+
+    def __init__(self, keypoints: Backend, name: str = "mkr", title: str = "MKR") -> None:
+        super().__init__(name, title, "fraction of original-frame keypoints not found in the generated frame",
+                         keypoints)
+
+    def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
+        values: list[float | None] = []
+        for kp_generated, kp_original in self._feature_pairs(generated, ground_truth):
+            found_original = ~np.isnan(kp_original).any(axis=1)
+            lost = found_original & np.isnan(kp_generated).any(axis=1)
+            values.append(float(lost.sum() / found_original.sum()) if found_original.any() else None)
+        return values
+
+
+class AED(Metric):
+    """Average euclidean distance of identity embeddings, computed the way the papers' tables were: the mean
+    of absolute element-wise differences (despite the name). ``squared=True`` gives the sum of squared
+    differences that one later version of the scripts used."""
+
+    def __init__(self, identity: Backend, squared: bool = False) -> None:
+        if squared:
+            super().__init__("aed-ssd", "AED-SSD", "sum of squared differences of face embeddings", identity)
+        else:
+            super().__init__("aed", "AED", "mean |Δ| of 128-d face-identity embeddings", identity)
+        self.squared = squared
+
+    def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
+        return [self._distance(id_generated, id_original)
+                for id_generated, id_original in self._feature_pairs(generated, ground_truth)]
+
+    def _distance(self, id_generated: np.ndarray | None, id_original: np.ndarray | None) -> float | None:
+        if id_generated is None or id_original is None:
+            return None
+        difference = id_generated - id_original
+        return float(np.square(difference).sum() if self.squared else np.abs(difference).mean())
+
+
+#: Metrics the papers report whose backbones (AlexNet/Inception weights) are not installable offline.
+#: They are listed with the reason instead of being approximated.
+UNAVAILABLE_METRICS = {
+    "lpips": "needs AlexNet + LPIPS v0.1 weights, which no installable package ships; not computed",
+    "fid": "needs Inception weights, which no installable package ships; not computed",
+}
+
+DEFAULT_METRICS = ("l1", "akd", "aed", "mkr")
+
+
+def builtin_metrics() -> dict[str, Metric]:
+    """A fresh set of metric objects; metrics that share a backend share its per-frame features."""
+    detector = FaceDetector()
+    landmarks = FaceLandmarks(detector)
+    identity = FaceIdentity(detector)
+    metrics: list[Metric] = [L1(), AKD(landmarks), AED(identity), AED(identity, squared=True), MKR(landmarks)]
+    return {metric.name: metric for metric in metrics}
+
+
+def select_metrics(names: list[str] | None = None) -> tuple[list[Metric], dict[str, str]]:
+    """The metrics to compute and the unavailable ones with their reasons.
+
+    The default set (``names=None``) computes what it can and lists the rest as unavailable; a metric
+    requested by name that cannot run is an error, never silently skipped.
+    """
+    registry = builtin_metrics()
+    requested = [*DEFAULT_METRICS, *UNAVAILABLE_METRICS] if names is None else list(dict.fromkeys(names))
+    selected: list[Metric] = []
+    unavailable: dict[str, str] = {}
+    for name in requested:
+        if name in UNAVAILABLE_METRICS:
+            reason = UNAVAILABLE_METRICS[name]
+        elif name in registry:
+            reason = registry[name].unavailable_reason()
+        else:
+            known = ", ".join([*registry, *UNAVAILABLE_METRICS])
+            raise AnimcliError(f"unknown metric {name!r} (known: {known})")
+        if reason is None:
+            selected.append(registry[name])
+        elif names is not None:
+            raise AnimcliError(f"metric {name} is unavailable: {reason}")
+        else:
+            unavailable[name] = reason
+    return selected, unavailable

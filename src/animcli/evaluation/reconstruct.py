@@ -1,0 +1,48 @@
+"""The papers' evaluation protocol: rebuild every test video from its first frame and the raw motion of
+each frame (``model.reconstruction_options()``, absolute transfer), scoring frames as they are produced.
+
+Reconstruction runs through the same streaming :class:`~animcli.animate.Animator` as ``animate``, so memory
+does not grow with a video's length: metrics accumulate per frame batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from animcli.animate import Animator
+from animcli.evaluation.metrics import Metric
+from animcli.evaluation.report import VideoRecord
+from animcli.evaluation.videos import open_frames
+from animcli.models.base import AnimationModel
+from animcli.video import DEFAULT_FRAME_DIR_FPS, FrameDirWriter
+
+
+def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,
+                       batch_size: int = 8, fp16: bool | None = None,
+                       frames_dir: Path | None = None) -> Iterator[VideoRecord]:
+    """Reconstruct and score each video, yielding its record when done.
+
+    Originals are compared at the model's resolution (resized like the model's input). With ``frames_dir``
+    every reconstruction is also written losslessly as ``frames_dir/<name>/000000.png…`` (the protocol
+    compares lossless frames: re-encoded mp4 changes the numbers).
+    """
+    animator = Animator(model, batch_size=batch_size, fp16=fp16)
+    for name, path in videos.items():
+        record = VideoRecord(name)
+        with open_frames(path) as frames, _frame_writer(frames_dir, name) as writer:
+            for batch in animator.reconstruct(frames):
+                record.add(metrics, batch.prediction, batch.driving / 255.0)
+                if writer is not None:
+                    writer.write_many(batch.prediction_uint8)
+        yield record
+
+
+@contextlib.contextmanager
+def _frame_writer(frames_dir: Path | None, name: str) -> Iterator[FrameDirWriter | None]:
+    if frames_dir is None:
+        yield None
+        return
+    with FrameDirWriter(frames_dir / name, DEFAULT_FRAME_DIR_FPS) as writer:
+        yield writer

@@ -1,0 +1,202 @@
+"""LIA's flow decoder (``Synthesis``): a StyleGAN2 generator whose layers predict flows instead of pixels.
+
+At every resolution from 8×8 up, a ToFlow head predicts a flow field and an occlusion mask from the styled
+feature map, warps the source's encoder features with it and blends them back into the decoder's map; a ToRGB
+head turns the warped features into the image, accumulated across resolutions as in StyleGAN2's skip
+generator. Every layer is styled with the same latent (appearance code + motion directions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from animcli.models import blocks
+from animcli.models.lia.architecture import LiaArchitecture
+from animcli.models.lia.direction import Direction
+from animcli.models.lia.layers import Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample
+
+DEMODULATION_EPS = 1e-8
+
+
+class ModulatedConv2d(nn.Module):
+    """Conv whose weights are scaled per input channel by the style (and demodulated), one kernel per sample."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, style_dim: int,
+                 blur_taps: Sequence[float], demodulate: bool = True, upsample: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_channels, bias_init=1)
+        self.scale = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.padding = kernel_size // 2
+        self.demodulate = demodulate
+        self.upsample = upsample
+        if upsample:
+            factor = 2
+            surplus = (len(blur_taps) - factor) - (kernel_size - 1)
+            self.blur = Blur(blur_taps, pad=((surplus + 1) // 2 + factor - 1, surplus // 2 + 1),
+                             upsample_factor=factor)
+
+    def sample_weights(self, style: Tensor) -> Tensor:
+        """(B, out, in, k, k) modulated kernels, computed in float32 (the demodulation norm is a sum of squares)."""
+        with torch.autocast(style.device.type, enabled=False):
+            channel_scales = self.modulation(style.float())
+            weight = self.scale * self.weight * channel_scales[:, None, :, None, None]
+            if self.demodulate:
+                norm = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + DEMODULATION_EPS)
+                weight = weight * norm[:, :, None, None, None]
+        return weight
+
+    def forward(self, x: Tensor, style: Tensor) -> Tensor:
+        batch, in_channels, height, width = x.shape
+        weight = self.sample_weights(style).to(x.dtype)
+        out_channels, kernel_size = weight.shape[1], weight.shape[-1]
+        # The batch goes into the channel axis so a grouped conv applies each sample's own kernel.
+        grouped = x.reshape(1, batch * in_channels, height, width)
+        if self.upsample:
+            weight = weight.transpose(1, 2).reshape(batch * in_channels, out_channels, kernel_size, kernel_size)
+            out = F.conv_transpose2d(grouped, weight, stride=2, groups=batch)
+            out = self.blur(out.reshape(batch, out_channels, out.shape[-2], out.shape[-1]))
+        else:
+            weight = weight.reshape(batch * out_channels, in_channels, kernel_size, kernel_size)
+            out = F.conv2d(grouped, weight, padding=self.padding, groups=batch)
+            out = out.reshape(batch, out_channels, height, width)
+        return out
+
+
+class NoiseInjection(nn.Module):
+    """StyleGAN2's per-layer noise strength; LIA never feeds noise, but its checkpoints hold the parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+
+class StyledConv(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, style_dim: int,
+                 blur_taps: Sequence[float], upsample: bool = False) -> None:
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, style_dim, blur_taps,
+                                    upsample=upsample)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_channels)
+
+    def forward(self, x: Tensor, style: Tensor) -> Tensor:
+        return self.activate(self.conv(x, style))
+
+
+class ToRGB(nn.Module):
+    """Unmodulated 1×1 conv (with the fused activation) to RGB, plus the upsampled RGB of the level below."""
+
+    def __init__(self, in_channels: int, blur_taps: Sequence[float], upsample: bool = True) -> None:
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(blur_taps)
+        self.conv = ConvLayer(in_channels, 3, 1, blur_taps)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x: Tensor, skip: Tensor | None = None) -> Tensor:
+        out = self.conv(x) + self.bias.to(x.dtype)
+        if skip is not None:
+            out = out + self.upsample(skip)
+        return out
+
+
+def linspace_grid(size: int, like: Tensor) -> Tensor:
+    """(size, size, 2) grid of (x, y) = linspace(-1, 1) pairs, built in float64 like the official NumPy grid."""
+    lin = torch.linspace(-1, 1, size, dtype=torch.float64, device=like.device)
+    return torch.stack([lin[None, :].expand(size, size), lin[:, None].expand(size, size)], dim=-1).float()
+
+
+class ToFlow(nn.Module):
+    """Predicts flow logits (2 offset channels + 1 mask channel), warps ``feat`` and blends it into ``x``."""
+
+    def __init__(self, in_channels: int, style_dim: int, blur_taps: Sequence[float]) -> None:
+        super().__init__()
+        self.upsample = Upsample(blur_taps)
+        self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, blur_taps, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x: Tensor, style: Tensor, feat: Tensor, skip: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """(warped features, blended map for the next layer, flow logits for the next level's skip)."""
+        # Flow logits accumulate over all levels and set sub-pixel sampling positions: kept in float32
+        # (a 3-channel 1×1 conv, cheap next to the styled convs).
+        with torch.autocast(x.device.type, enabled=False):
+            logits = self.conv(x.float(), style) + self.bias
+            if skip is not None:
+                logits = logits + self.upsample(skip)
+        offset = torch.tanh(logits[:, 0:2]).permute(0, 2, 3, 1)
+        mask = torch.sigmoid(logits[:, 2:3]).to(x.dtype)
+        # align_corners=False on a linspace(-1, 1) grid stretches by H/(H-1): the published models were
+        # trained with exactly this sampling, so it is reproduced, not corrected.
+        grid = offset + linspace_grid(x.shape[-2], like=x)
+        warped = blocks.grid_sample(feat, grid, align_corners=False) * mask
+        return warped, warped + x * (1 - mask), logits
+
+
+class ConstantInput(nn.Module):
+    def __init__(self, channels: int, size: int = 4) -> None:
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, batch: int) -> Tensor:
+        return self.input.repeat(batch, 1, 1, 1)
+
+
+class Synthesis(nn.Module):
+    """Latent (B, D) + source features [8×8 … S×S] → image (B, 3, S, S) in [-1, 1] (unclamped)."""
+
+    def __init__(self, arch: LiaArchitecture) -> None:
+        super().__init__()
+        style_dim, taps, channels = arch.style_dim, arch.blur_kernel, arch.channels_at
+        self.direction = Direction(style_dim, arch.motion_dim)
+        self.input = ConstantInput(channels(4))
+        self.conv1 = StyledConv(channels(4), channels(4), 3, style_dim, taps)
+        # Built by the official code but never called; kept so official checkpoints load strictly.
+        self.to_rgb1 = ToRGB(channels(4), taps, upsample=False)
+        self.convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        self.to_flows = nn.ModuleList()
+        for resolution in arch.resolutions(8):
+            self.convs.append(StyledConv(channels(resolution // 2), channels(resolution), 3, style_dim, taps,
+                                         upsample=True))
+            self.convs.append(StyledConv(channels(resolution), channels(resolution), 3, style_dim, taps))
+            self.to_rgbs.append(ToRGB(channels(resolution), taps))
+            self.to_flows.append(ToFlow(channels(resolution), style_dim, taps))
+
+    def latent(self, wa: Tensor, alpha_driving: Tensor | None = None, alpha_start: Tensor | None = None,
+               alpha_source: Tensor | None = None) -> Tensor:
+        """The style every layer receives.
+
+        no motion: wa; absolute: wa + D(α_driving); relative (``alpha_start`` and ``alpha_source`` given):
+        wa + (D(α_driving) − D(α_start)) + D(α_source) — the driving motion since its first frame, applied
+        on top of the source's own motion.
+        """
+        if alpha_driving is None:
+            return wa
+        if alpha_start is None or alpha_source is None:
+            return wa + self.direction(alpha_driving)
+        return wa + (self.direction(alpha_driving) - self.direction(alpha_start)) + self.direction(alpha_source)
+
+    def render(self, latent: Tensor, feats: Sequence[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """Image and the flow logits of every level (low to high resolution)."""
+        x = self.conv1(self.input(latent.shape[0]), latent)
+        rgb: Tensor | None = None
+        logits: Tensor | None = None
+        flow_logits = []
+        for level, (feat, to_flow, to_rgb) in enumerate(zip(feats, self.to_flows, self.to_rgbs)):
+            x = self.convs[2 * level](x, latent)
+            x = self.convs[2 * level + 1](x, latent)
+            warped, x, logits = to_flow(x, latent, feat, logits)
+            rgb = to_rgb(warped, rgb)
+            flow_logits.append(logits)
+        assert rgb is not None
+        return rgb, flow_logits
+
+    def forward(self, latent: Tensor, feats: Sequence[Tensor]) -> Tensor:
+        return self.render(latent, feats)[0]

@@ -1,0 +1,172 @@
+"""LIA behind the common :class:`AnimationModel` interface.
+
+Motion is the driving frame's motion magnitudes α (its coordinates in the learned direction dictionary);
+transfer turns them into the latent every decoder layer is styled with. The source's appearance code, its
+feature pyramid and its own α are computed once per source (the official demo re-encodes the source for
+every frame, which gives the same numbers at about 1.5× the cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from animcli.configs import configs_dir, load_config_file
+from animcli.models.base import AnimationModel, ModelError, Motion, TransferOptions
+from animcli.models.lia.architecture import CONFIG_KEYS, OFFICIAL_BLUR_KERNEL, LiaArchitecture
+from animcli.models.lia.generator import Generator
+
+#: state-dict entries only a LIA generator has (the motion dictionary and the appearance encoder's stem).
+SIGNATURE_KEYS = ("dec.direction.weight", "enc.net_app.convs.0.0.weight")
+#: the official demo animates vox/taichi in relative mode and ted in absolute mode; shipped configs say which.
+SHIPPED_CONFIG_PREFIX = "lia-"
+
+
+@dataclass
+class LiaSourceState:
+    """Everything LIA derives from the source image alone."""
+
+    wa: Tensor  # (1, D) appearance code
+    feats: list[Tensor]  # encoder features, 8×8 … S×S
+    alpha: Tensor  # (1, M) the source's own motion magnitudes
+
+
+def to_signed_range(images: Tensor) -> Tensor:
+    """[0, 1] images → the [-1, 1] range LIA was trained on (the official (x − 0.5)·2)."""
+    return (images - 0.5) * 2
+
+
+def lia_demo_normalize(frames: Tensor) -> Tensor:
+    """The official demo's writer: clamp to [-1, 1], then stretch the *whole clip* to [0, 1] by its min/max.
+
+    ``frames`` are unclamped generator outputs (T, 3, H, W) in [-1, 1] (``LiaModel.generate_signed``) of one
+    entire clip. Unlike the per-frame ``(clamp(x) + 1) / 2`` of ``generate``, the result depends on every frame
+    of the clip (a bright frame darkens all others), so it cannot be streamed; ×255 and truncation to uint8
+    then reproduce the demo's frames.
+    """
+    clamped = frames.clamp(-1, 1)
+    low, high = clamped.min(), clamped.max()
+    return (clamped - low) / (high - low)
+
+
+class LiaModel(AnimationModel):
+    family = "lia"
+    supports_adapt_scale = False
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.arch = LiaArchitecture.from_config(config)
+        mode = config.get("default_mode", "relative")
+        if mode not in ("relative", "absolute"):
+            raise ModelError(f"LIA config default_mode must be relative or absolute, got {mode!r}")
+        self.default_mode = mode
+        self.gen = Generator(self.arch)
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def claims_config(cls, config: dict[str, Any]) -> bool:
+        return config.get("family") == cls.family or CONFIG_KEYS <= config.keys()
+
+    @classmethod
+    def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
+        generator = checkpoint.get("gen")
+        return isinstance(generator, dict) and all(key in generator for key in SIGNATURE_KEYS)
+
+    @classmethod
+    def infer_config(cls, checkpoint: dict[str, Any]) -> dict[str, Any]:
+        """A config read off the generator's tensor shapes, for checkpoints given without one.
+
+        Shapes cannot tell vox from ted; the transfer mode comes from the training arguments' dataset when the
+        checkpoint pickled them (trainer checkpoints do), else the family default (relative).
+        """
+        if not cls.claims_checkpoint(checkpoint):
+            raise ModelError("checkpoint has no LIA generator ('gen' state dict)")
+        generator = checkpoint["gen"]
+        stem_channels = generator["enc.net_app.convs.0.0.weight"].shape[0]
+        log_size = len({key.split(".")[3] for key in generator if key.startswith("enc.net_app.convs.")})
+        size = 2**log_size
+        channels = {size: stem_channels}
+        for stage in range(1, log_size - 1):
+            out_channels, in_channels = generator[f"enc.net_app.convs.{stage}.conv2.1.weight"].shape[:2]
+            channels[size >> (stage - 1)] = in_channels
+            channels[size >> stage] = out_channels
+        motion_dim, style_dim = generator["enc.fc.4.weight"].shape
+        config: dict[str, Any] = {
+            "family": cls.family,
+            "size": size,
+            "style_dim": style_dim,
+            "motion_dim": motion_dim,
+            "channel_multiplier": 1,
+            "blur_kernel": list(OFFICIAL_BLUR_KERNEL),
+            "channels": dict(sorted(channels.items())),
+            "direction_rows": generator["dec.direction.weight"].shape[0],
+        }
+        args = checkpoint.get("args")
+        dataset = getattr(args, "dataset", None) if isinstance(args, argparse.Namespace) else None
+        config["default_mode"] = official_mode(dataset)
+        return config
+
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if not self.claims_checkpoint(checkpoint):
+            raise ModelError("checkpoint has no LIA generator ('gen' state dict)")
+        try:
+            self.gen.load_state_dict(checkpoint["gen"], strict=True)
+        except RuntimeError as exc:
+            raise ModelError(f"LIA checkpoint does not fit the config: {state_dict_mismatch(exc)}") from None
+
+    @property
+    def size(self) -> int:
+        return self.arch.size
+
+    # -- inference ----------------------------------------------------------------------------
+    def encode_source(self, source: Tensor) -> LiaSourceState:
+        wa, feats = self.gen.enc.appearance(to_signed_range(source))
+        return LiaSourceState(wa=wa, feats=feats, alpha=self.gen.enc.motion_of_code(wa))
+
+    def encode_driving(self, frames: Tensor) -> Motion:
+        return {"alpha": self.gen.enc.motion(to_signed_range(frames))}
+
+    def transfer(self, source_state: LiaSourceState, driving: Motion, initial: Motion,
+                 options: TransferOptions) -> Motion:
+        alpha = driving["alpha"]
+        if options.mode == "relative":
+            latent = self.gen.dec.latent(source_state.wa, alpha, initial["alpha"], source_state.alpha)
+        else:
+            latent = self.gen.dec.latent(source_state.wa, alpha)
+        return {"latent": latent}
+
+    def generate_signed(self, source_state: LiaSourceState, motion: Motion) -> Tensor:
+        """Unclamped generator output (B, 3, S, S) in LIA's [-1, 1] range (input of ``lia_demo_normalize``)."""
+        latent = motion["latent"]
+        feats = [feat.expand(latent.shape[0], -1, -1, -1) for feat in source_state.feats]
+        return self.gen.dec(latent, feats)
+
+    def generate(self, source_state: LiaSourceState, motion: Motion) -> Tensor:
+        # Per-frame clamp, so frames can be streamed (the official demo stretches the whole clip instead).
+        return (self.generate_signed(source_state, motion).float().clamp(-1, 1) + 1) / 2
+
+    def source_motion(self, source_state: LiaSourceState) -> Motion:
+        return {"alpha": source_state.alpha}
+
+    def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
+        # The dictionary is orthonormal, so this is also the distance of the latent displacements D(α).
+        return torch.linalg.vector_norm(driving["alpha"].float() - source["alpha"].float(), dim=1)
+
+
+def official_mode(model_name: str | None) -> str:
+    """Transfer mode the official demo uses for a model name (vox/taichi relative, ted absolute)."""
+    if model_name:
+        shipped = configs_dir() / f"{SHIPPED_CONFIG_PREFIX}{model_name}.json"
+        if shipped.is_file():
+            return load_config_file(shipped).get("default_mode", "relative")
+    return "relative"
+
+
+def state_dict_mismatch(exc: RuntimeError) -> str:
+    """The first concrete problem of a failed strict load, on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[1] if len(lines) > 1 else lines[0])[:300]
