@@ -76,7 +76,7 @@ def evaluate(
             records = reconstruct_videos(animation_model, pairs, selected, batch_size=batch_size, fp16=fp16,
                                          frames_dir=out and out / "reconstruction")
         done = []
-        with frame_progress(quiet, "evaluating videos") as on_progress:
+        with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
             for record in records:
                 done.append(record)
                 on_progress(len(done), len(pairs))

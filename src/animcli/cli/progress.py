@@ -8,7 +8,7 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def frame_progress(quiet: bool, description: str) -> Iterator[Callable[[int, int | None], None]]:
+def frame_progress(quiet: bool, description: str, unit: str = "fps") -> Iterator[Callable[[int, int | None], None]]:
     """Yields ``update(done, total)``. The bar appears at the first update, so input errors found before any
     work is done print as a single line; nothing is drawn when ``quiet``."""
     if quiet:
@@ -26,7 +26,7 @@ def frame_progress(quiet: bool, description: str) -> Iterator[Callable[[int, int
             progress.start()
             state["task"] = progress.add_task(description, total=total, fps="")
         speed = progress.tasks[0].speed
-        progress.update(state["task"], completed=done, total=total, fps=f"{speed:.1f} fps" if speed else "")
+        progress.update(state["task"], completed=done, total=total, fps=f"{speed:.1f} {unit}" if speed else "")
 
     try:
         yield update
