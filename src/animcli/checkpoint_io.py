@@ -24,11 +24,24 @@ from animcli.models.base import ModelError
 SAFE_EXTRA_GLOBALS = [argparse.Namespace]
 # torch names the first object it refused ("Unsupported global: GLOBAL module.name"): what users need to see.
 _REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+# torch's weights-only unpickler reports a disallowed object and a corrupt stream with the same exception
+# type; only the former mentions the allowlist.
+_REFUSAL_MARKERS = ("Unsupported global", "allowlist")
+_UNPICKLER_DETAIL = re.compile(r"WeightsUnpickler error:\s*(\S[^\n]*)")
 
 
 def _unsafe_object_name(error: pickle.UnpicklingError) -> str:
     found = _REFUSED_GLOBAL.search(str(error))
     return found.group(1) if found else "an object outside tensors, containers and numbers"
+
+
+def _is_refusal(error: pickle.UnpicklingError) -> bool:
+    return any(marker in str(error) for marker in _REFUSAL_MARKERS)
+
+
+def _unpickling_problem(error: pickle.UnpicklingError) -> str:
+    found = _UNPICKLER_DETAIL.search(str(error))
+    return found.group(1).strip() if found else _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:
@@ -42,7 +55,8 @@ def _require_dict(checkpoint: Any, path: Path) -> dict[str, Any]:
     return checkpoint
 
 
-_UNREADABLE = (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError)
+# What torch.load raises on a truncated or foreign file (its unpickler fails on whatever byte is wrong).
+_UNREADABLE = (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, LookupError, TypeError)
 
 
 def load_checkpoint_file(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -57,6 +71,9 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = "c
         with torch.serialization.safe_globals(SAFE_EXTRA_GLOBALS):
             checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        if not _is_refusal(exc):
+            reason = _unpickling_problem(exc)
+            raise ModelError(f"checkpoint {path} is not a readable PyTorch checkpoint ({reason})") from None
         raise ModelError(
             f"refusing to load checkpoint {path}: unpickling it would run code ({_unsafe_object_name(exc)}); "
             "if you trust the file, convert it once on a trusted machine with "

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from animcli.models.base import ModelError
+from animcli.errors import ModelError
 
 
 def checkpoints_dir() -> Path:

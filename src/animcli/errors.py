@@ -5,3 +5,7 @@ class AnimcliError(Exception):
     """Base of every expected failure: bad input, unusable checkpoint, missing optional dependency."""
 
     exit_code = 2
+
+
+class ModelError(AnimcliError, ValueError):
+    """A checkpoint or config that does not describe a usable model."""

@@ -22,14 +22,10 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from animcli.errors import AnimcliError
+from animcli.errors import ModelError
 
 Motion = dict[str, Tensor]
 TransferMode = Literal["relative", "absolute"]
-
-
-class ModelError(AnimcliError, ValueError):
-    """A checkpoint or config that does not describe a usable model (shown to users as one line)."""
 
 
 @dataclass(frozen=True)
