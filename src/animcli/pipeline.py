@@ -39,11 +39,19 @@ class Reiterable:
         return self.make_iterator()
 
 
-def compose_frames(batch: AnimatedBatch, source: np.ndarray, style: OutputStyle,
+def stretch_clip_uint8(predictions: np.ndarray) -> np.ndarray:
+    """The official LIA demo's writer: the whole clip stretched to [0, 1] by its global min and max, ×255 and
+    truncated. Every frame depends on all others, so the clip has to be complete before anything is written."""
+    low, high = float(predictions.min()), float(predictions.max())
+    return ((predictions - low) / max(high - low, 1e-12) * 255).astype(np.uint8)
+
+
+def compose_frames(batch: AnimatedBatch, predictions: np.ndarray, source: np.ndarray, style: OutputStyle,
                    finish: Callable[[np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
-    """The frames to write for one batch, following ``style``; ``finish`` post-processes each result."""
+    """The frames to write for one batch (``predictions``: its uint8 results), following ``style``;
+    ``finish`` post-processes each result."""
     frames = []
-    for i, prediction in enumerate(batch.prediction_uint8):
+    for i, prediction in enumerate(predictions):
         driving = batch.driving[i]
         if style.show_keypoints and batch.kp_driving is not None:
             driving = draw_keypoints(driving, batch.kp_driving[i])
@@ -65,11 +73,14 @@ def _cropped_driving(driving: VideoReader, size: int) -> tuple[Iterable[np.ndarr
 def animate_files(animator: Animator, source_path: str | Path, driving_spec: str | Path, output_spec: str | Path,
                   *, fps: float | None = None, audio: bool = True, find_best_frame: bool = False,
                   style: OutputStyle = OutputStyle(), crop: bool = False, paste_back: bool = False,
+                  stretch_clip: bool = False,
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
     """Animate and write ``output_spec`` atomically; ``on_progress(done, total)`` after every batch.
 
     ``crop`` cuts the face out of the source and the driving video first (the models expect face-filling
     squares); ``paste_back`` blends each animated crop back into the full-resolution source.
+    ``stretch_clip`` reproduces the official LIA demo's frames (see ``stretch_clip_uint8``): results are held
+    in memory until the clip is complete instead of being streamed.
     """
     source = read_image(source_path)
     finish = None
@@ -94,10 +105,19 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
         audio_from = driving.path if audio and driving.has_audio else None
         source_column = resize_square(source, animator.size)
         done = 0
+        held: list[AnimatedBatch] = []
         with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start) as writer:
             for batch in animator.animate(source, frames, initial=initial):
-                writer.write_many(compose_frames(batch, source_column, style, finish))
+                if stretch_clip:
+                    held.append(batch)
+                else:
+                    writer.write_many(compose_frames(batch, batch.prediction_uint8, source_column, style, finish))
                 done += len(batch.driving)
                 if on_progress is not None:
                     on_progress(done, total)
+            if held:
+                stretched = stretch_clip_uint8(np.concatenate([batch.prediction for batch in held]))
+                for batch, predictions in zip(held, np.split(stretched, np.cumsum([len(b.driving) for b in held])[:-1]),
+                                              strict=True):
+                    writer.write_many(compose_frames(batch, predictions, source_column, style, finish))
     return AnimationResult(frames=done, fps=output_fps, best_frame=best_frame)

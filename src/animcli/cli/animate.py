@@ -57,6 +57,10 @@ def animate(
                                                     "(see `animcli crop`)."),
     paste_back: bool = typer.Option(False, "--paste-back", help="Blend the animated face back into the "
                                                                 "full-resolution source image."),
+    lia_demo_normalization: bool = typer.Option(
+        False, "--lia-demo-normalization",
+        help="Reproduce the official LIA demo's frames: stretch the whole clip by its global min/max (holds the "
+             "clip in memory) instead of the default per-frame clamp."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Animate SOURCE with the motion of DRIVING."""
@@ -80,7 +84,7 @@ def animate(
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
                                    find_best_frame=find_best_frame,
                                    style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints),
-                                   crop=crop, paste_back=paste_back,
+                                   crop=crop, paste_back=paste_back, stretch_clip=lia_demo_normalization,
                                    on_progress=on_progress)
     if not quiet:
         best = f" (relative to driving frame {result.best_frame})" if result.best_frame is not None else ""

@@ -3,9 +3,13 @@
 from animcli.models.lia.architecture import LiaArchitecture
 from animcli.models.lia.discriminator import Discriminator
 from animcli.models.lia.generator import Generator
-from animcli.models.lia.model import LiaModel, LiaSourceState, lia_demo_normalize, to_signed_range
+from animcli.models.lia.model import (
+    LiaModel,
+    LiaSourceState,
+    to_signed_range,
+)
 
 MODEL = LiaModel
 
 __all__ = ["MODEL", "Discriminator", "Generator", "LiaArchitecture", "LiaModel", "LiaSourceState",
-           "lia_demo_normalize", "to_signed_range"]
+           "to_signed_range"]

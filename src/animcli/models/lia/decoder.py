@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from animcli.models import blocks
 from animcli.models.lia.architecture import LiaArchitecture
 from animcli.models.lia.direction import Direction
-from animcli.models.lia.layers import Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample
+from animcli.models.lia.layers import Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample, at_least_float32
 
 DEMODULATION_EPS = 1e-8
 
@@ -44,7 +44,7 @@ class ModulatedConv2d(nn.Module):
     def sample_weights(self, style: Tensor) -> Tensor:
         """(B, out, in, k, k) modulated kernels, computed in float32 (the demodulation norm is a sum of squares)."""
         with torch.autocast(style.device.type, enabled=False):
-            channel_scales = self.modulation(style.float())
+            channel_scales = self.modulation(at_least_float32(style))
             weight = self.scale * self.weight * channel_scales[:, None, :, None, None]
             if self.demodulate:
                 norm = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + DEMODULATION_EPS)
@@ -109,7 +109,7 @@ class ToRGB(nn.Module):
 def linspace_grid(size: int, like: Tensor) -> Tensor:
     """(size, size, 2) grid of (x, y) = linspace(-1, 1) pairs, built in float64 like the official NumPy grid."""
     lin = torch.linspace(-1, 1, size, dtype=torch.float64, device=like.device)
-    return torch.stack([lin[None, :].expand(size, size), lin[:, None].expand(size, size)], dim=-1).float()
+    return torch.stack([lin[None, :].expand(size, size), lin[:, None].expand(size, size)], dim=-1).to(like.dtype)
 
 
 class ToFlow(nn.Module):
@@ -127,14 +127,14 @@ class ToFlow(nn.Module):
         # Flow logits accumulate over all levels and set sub-pixel sampling positions: kept in float32
         # (a 3-channel 1×1 conv, cheap next to the styled convs).
         with torch.autocast(x.device.type, enabled=False):
-            logits = self.conv(x.float(), style) + self.bias
+            logits = self.conv(at_least_float32(x), style) + self.bias
             if skip is not None:
                 logits = logits + self.upsample(skip)
         offset = torch.tanh(logits[:, 0:2]).permute(0, 2, 3, 1)
         mask = torch.sigmoid(logits[:, 2:3]).to(x.dtype)
         # align_corners=False on a linspace(-1, 1) grid stretches by H/(H-1): the published models were
         # trained with exactly this sampling, so it is reproduced, not corrected.
-        grid = offset + linspace_grid(x.shape[-2], like=x)
+        grid = offset + linspace_grid(x.shape[-2], like=offset)
         warped = blocks.grid_sample(feat, grid, align_corners=False) * mask
         return warped, warped + x * (1 - mask), logits
 
@@ -189,7 +189,7 @@ class Synthesis(nn.Module):
         rgb: Tensor | None = None
         logits: Tensor | None = None
         flow_logits = []
-        for level, (feat, to_flow, to_rgb) in enumerate(zip(feats, self.to_flows, self.to_rgbs)):
+        for level, (feat, to_flow, to_rgb) in enumerate(zip(feats, self.to_flows, self.to_rgbs, strict=True)):
             x = self.convs[2 * level](x, latent)
             x = self.convs[2 * level + 1](x, latent)
             warped, x, logits = to_flow(x, latent, feat, logits)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from animcli.models.lia.layers import at_least_float32
+
 #: added to every entry before the QR, as the official code does (keeps the factorisation well defined).
 QR_JITTER = 1e-8
 
@@ -17,15 +19,15 @@ class Direction(nn.Module):
         self.weight = nn.Parameter(torch.randn(rows, motion_dim))
 
     def basis(self) -> Tensor:
-        """Q (D, M) of the reduced QR of the weight, in float32 even under autocast.
+        """Q (D, M) of the reduced QR of the weight, at least float32 even under autocast.
 
         Householder QR (LAPACK/cuSOLVER) does not force diag(R) > 0; the published models were trained with
         its sign convention, so a Gram–Schmidt basis would flip some directions.
         """
         with torch.autocast(self.weight.device.type, enabled=False):
-            q, _ = torch.linalg.qr(self.weight.float() + QR_JITTER, mode="reduced")
+            q, _ = torch.linalg.qr(at_least_float32(self.weight) + QR_JITTER, mode="reduced")
         return q
 
     def forward(self, alpha: Tensor) -> Tensor:
         # Products then a sum over the directions: the official diag(α)·Qᵀ summation order, bit for bit.
-        return (alpha.float()[:, :, None] * self.basis().T[None]).sum(dim=1)
+        return (at_least_float32(alpha)[:, :, None] * self.basis().T[None]).sum(dim=1)

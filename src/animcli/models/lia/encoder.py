@@ -44,7 +44,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.net_app = EncoderApp(arch)
         dims = [arch.style_dim] * MOTION_MLP_LAYERS + [arch.motion_dim]
-        self.fc = nn.Sequential(*(EqualLinear(d_in, d_out) for d_in, d_out in zip(dims[:-1], dims[1:])))
+        self.fc = nn.Sequential(*(EqualLinear(d_in, d_out) for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)))
 
     def appearance(self, images: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Appearance code ``wa`` (B, D) and the features the decoder warps."""

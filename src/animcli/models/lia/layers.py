@@ -19,6 +19,11 @@ LEAKY_SLOPE = 0.2
 ACTIVATION_GAIN = math.sqrt(2)
 
 
+def at_least_float32(x: Tensor) -> Tensor:
+    """Half-precision tensors as float32, anything wider unchanged (float64 runs stay float64)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def make_kernel(taps: Sequence[float]) -> Tensor:
     """Separable 2-D FIR kernel from 1-D taps, normalised to sum 1."""
     kernel_1d = torch.tensor(taps, dtype=torch.float32)
@@ -26,8 +31,11 @@ def make_kernel(taps: Sequence[float]) -> Tensor:
     return kernel / kernel.sum()
 
 
-def upfirdn2d(x: Tensor, kernel: Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)) -> Tensor:
-    """Upsample by zero insertion, pad, convolve with ``kernel``, keep every ``down``-th sample (per channel)."""
+def upfirdn2d(x: Tensor, kernel: Tensor, up: int = 1, pad: tuple[int, int] = (0, 0)) -> Tensor:
+    """Upsample by zero insertion, zero-pad, convolve with ``kernel`` (per channel).
+
+    StyleGAN2's op also decimates; LIA never does (its downsampling convs stride instead), so that is left out.
+    """
     batch, channels, height, width = x.shape
     out = x.reshape(batch * channels, 1, height, 1, width, 1)
     out = F.pad(out, (0, up - 1, 0, 0, 0, up - 1))
@@ -35,7 +43,7 @@ def upfirdn2d(x: Tensor, kernel: Tensor, up: int = 1, down: int = 1, pad: tuple[
     out = F.pad(out, (pad[0], pad[1], pad[0], pad[1]))
     # conv2d correlates; flipping makes it the convolution upfirdn2d defines.
     weight = torch.flip(kernel, [0, 1])[None, None].to(out.dtype)
-    out = F.conv2d(out, weight)[:, :, ::down, ::down]
+    out = F.conv2d(out, weight)
     return out.reshape(batch, channels, out.shape[-2], out.shape[-1])
 
 

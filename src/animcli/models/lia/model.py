@@ -3,7 +3,7 @@
 Motion is the driving frame's motion magnitudes α (its coordinates in the learned direction dictionary);
 transfer turns them into the latent every decoder layer is styled with. The source's appearance code, its
 feature pyramid and its own α are computed once per source (the official demo re-encodes the source for
-every frame, which gives the same numbers at about 1.5× the cost).
+every frame: same numbers, more work; see benchmarks/bench_lia.py).
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from animcli.configs import configs_dir, load_config_file
+from animcli.configs import resolve_config, shipped_config_names
 from animcli.models.base import AnimationModel, ModelError, Motion, TransferOptions
 from animcli.models.lia.architecture import CONFIG_KEYS, OFFICIAL_BLUR_KERNEL, LiaArchitecture
 from animcli.models.lia.generator import Generator
+from animcli.models.lia.layers import at_least_float32
 
 #: state-dict entries only a LIA generator has (the motion dictionary and the appearance encoder's stem).
 SIGNATURE_KEYS = ("dec.direction.weight", "enc.net_app.convs.0.0.weight")
-#: the official demo animates vox/taichi in relative mode and ted in absolute mode; shipped configs say which.
+#: shipped configs ``lia-<model>.json`` hold the official demo's mode per model (ted absolute, others relative).
 SHIPPED_CONFIG_PREFIX = "lia-"
 
 
@@ -38,19 +39,6 @@ class LiaSourceState:
 def to_signed_range(images: Tensor) -> Tensor:
     """[0, 1] images → the [-1, 1] range LIA was trained on (the official (x − 0.5)·2)."""
     return (images - 0.5) * 2
-
-
-def lia_demo_normalize(frames: Tensor) -> Tensor:
-    """The official demo's writer: clamp to [-1, 1], then stretch the *whole clip* to [0, 1] by its min/max.
-
-    ``frames`` are unclamped generator outputs (T, 3, H, W) in [-1, 1] (``LiaModel.generate_signed``) of one
-    entire clip. Unlike the per-frame ``(clamp(x) + 1) / 2`` of ``generate``, the result depends on every frame
-    of the clip (a bright frame darkens all others), so it cannot be streamed; ×255 and truncation to uint8
-    then reproduce the demo's frames.
-    """
-    clamped = frames.clamp(-1, 1)
-    low, high = clamped.min(), clamped.max()
-    return (clamped - low) / (high - low)
 
 
 class LiaModel(AnimationModel):
@@ -85,30 +73,13 @@ class LiaModel(AnimationModel):
         """
         if not cls.claims_checkpoint(checkpoint):
             raise ModelError("checkpoint has no LIA generator ('gen' state dict)")
-        generator = checkpoint["gen"]
-        stem_channels = generator["enc.net_app.convs.0.0.weight"].shape[0]
-        log_size = len({key.split(".")[3] for key in generator if key.startswith("enc.net_app.convs.")})
-        size = 2**log_size
-        channels = {size: stem_channels}
-        for stage in range(1, log_size - 1):
-            out_channels, in_channels = generator[f"enc.net_app.convs.{stage}.conv2.1.weight"].shape[:2]
-            channels[size >> (stage - 1)] = in_channels
-            channels[size >> stage] = out_channels
-        motion_dim, style_dim = generator["enc.fc.4.weight"].shape
-        config: dict[str, Any] = {
-            "family": cls.family,
-            "size": size,
-            "style_dim": style_dim,
-            "motion_dim": motion_dim,
-            "channel_multiplier": 1,
-            "blur_kernel": list(OFFICIAL_BLUR_KERNEL),
-            "channels": dict(sorted(channels.items())),
-            "direction_rows": generator["dec.direction.weight"].shape[0],
-        }
+        try:
+            config = shape_facts(checkpoint["gen"])
+        except (KeyError, ValueError, IndexError, AttributeError):
+            raise ModelError("checkpoint's LIA generator does not have the official layout") from None
         args = checkpoint.get("args")
         dataset = getattr(args, "dataset", None) if isinstance(args, argparse.Namespace) else None
-        config["default_mode"] = official_mode(dataset)
-        return config
+        return {"family": cls.family, **config, "default_mode": official_mode(dataset)}
 
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if not self.claims_checkpoint(checkpoint):
@@ -140,29 +111,50 @@ class LiaModel(AnimationModel):
         return {"latent": latent}
 
     def generate_signed(self, source_state: LiaSourceState, motion: Motion) -> Tensor:
-        """Unclamped generator output (B, 3, S, S) in LIA's [-1, 1] range (input of ``lia_demo_normalize``)."""
+        """Unclamped generator output (B, 3, S, S) in LIA's [-1, 1] range."""
         latent = motion["latent"]
         feats = [feat.expand(latent.shape[0], -1, -1, -1) for feat in source_state.feats]
         return self.gen.dec(latent, feats)
 
     def generate(self, source_state: LiaSourceState, motion: Motion) -> Tensor:
-        # Per-frame clamp, so frames can be streamed (the official demo stretches the whole clip instead).
-        return (self.generate_signed(source_state, motion).float().clamp(-1, 1) + 1) / 2
+        # Per-frame clamp, so frames can be streamed (the official demo stretches the whole clip instead:
+        # pipeline.stretch_clip_uint8, affine-invariant, so it gives the same frames from this output).
+        return (at_least_float32(self.generate_signed(source_state, motion)).clamp(-1, 1) + 1) / 2
 
     def source_motion(self, source_state: LiaSourceState) -> Motion:
         return {"alpha": source_state.alpha}
 
     def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
         # The dictionary is orthonormal, so this is also the distance of the latent displacements D(α).
-        return torch.linalg.vector_norm(driving["alpha"].float() - source["alpha"].float(), dim=1)
+        return torch.linalg.vector_norm(at_least_float32(driving["alpha"] - source["alpha"]), dim=1)
+
+
+def shape_facts(generator: dict[str, Tensor]) -> dict[str, Any]:
+    """Constructor arguments of a LIA generator state dict, read off its tensor shapes."""
+    stem_channels = generator["enc.net_app.convs.0.0.weight"].shape[0]
+    log_size = len({key.split(".")[3] for key in generator if key.startswith("enc.net_app.convs.")})
+    size = 2**log_size
+    channels = {size: stem_channels}
+    for stage in range(1, log_size - 1):  # ResBlock `stage` halves resolution size >> (stage - 1)
+        out_channels, in_channels = generator[f"enc.net_app.convs.{stage}.conv2.1.weight"].shape[:2]
+        channels[size >> (stage - 1)] = in_channels
+        channels[size >> stage] = out_channels
+    motion_dim, style_dim = generator["enc.fc.4.weight"].shape
+    return {
+        "size": size,
+        "style_dim": style_dim,
+        "motion_dim": motion_dim,
+        "channel_multiplier": 1,
+        "blur_kernel": list(OFFICIAL_BLUR_KERNEL),
+        "channels": dict(sorted(channels.items())),
+        "direction_rows": generator["dec.direction.weight"].shape[0],
+    }
 
 
 def official_mode(model_name: str | None) -> str:
     """Transfer mode the official demo uses for a model name (vox/taichi relative, ted absolute)."""
-    if model_name:
-        shipped = configs_dir() / f"{SHIPPED_CONFIG_PREFIX}{model_name}.json"
-        if shipped.is_file():
-            return load_config_file(shipped).get("default_mode", "relative")
+    if model_name and f"{SHIPPED_CONFIG_PREFIX}{model_name}" in shipped_config_names():
+        return resolve_config(f"{SHIPPED_CONFIG_PREFIX}{model_name}").get("default_mode", "relative")
     return "relative"
 
 
