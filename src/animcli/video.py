@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +159,7 @@ def _probe(path: Path) -> VideoInfo:
 # --------------------------------------------------------------------------------------------- readers
 
 
-class VideoReader:
+class VideoReader(ABC):
     """A driving video as a re-iterable stream of (H, W, 3) uint8 RGB frames; use it as a context manager.
 
     `path` is the file its audio can be taken from (None for frame directories).
@@ -179,10 +180,11 @@ class VideoReader:
         if count == 0:
             raise VideoError(f"{self.name}: the video has no frames")
 
+    @abstractmethod
     def _frames(self) -> Iterator[np.ndarray]:
-        raise NotImplementedError
+        """The decoded frames, in order."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most readers hold nothing to release
         """Release temporary files (a spooled stdin)."""
 
     def __enter__(self) -> VideoReader:
@@ -322,7 +324,7 @@ CONTAINERS = {
 _STDOUT_CONTAINER = _Container("mp4", _H264, ("-movflags", "frag_keyframe+empty_moov"), "aac", True)
 
 
-class VideoWriter:
+class VideoWriter(ABC):
     """Accepts (H, W, 3) uint8 RGB frames of one size; commits the output only on a clean `close()`."""
 
     def __init__(self, target: str, fps: float) -> None:
@@ -355,18 +357,21 @@ class VideoWriter:
             raise VideoError(f"{self.target}: no frames were written")
         self._commit()
 
+    @abstractmethod
     def abort(self) -> None:
         """Discard everything written so far; an existing target stays untouched."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _start(self, size: tuple[int, int]) -> None:
-        raise NotImplementedError
+        """Open the temporary output for frames of ``size`` (W, H)."""
 
+    @abstractmethod
     def _write(self, frame: np.ndarray) -> None:
-        raise NotImplementedError
+        """Append one frame to the temporary output."""
 
+    @abstractmethod
     def _commit(self) -> None:
-        raise NotImplementedError
+        """Finish the temporary output and move it over the target."""
 
     def __enter__(self) -> VideoWriter:
         return self
