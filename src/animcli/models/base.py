@@ -166,10 +166,27 @@ def load_strict(module: nn.Module, state_dict: Any, what: str) -> None:
 
 
 class KeypointModel(AnimationModel):
-    """Families whose motion is a set of keypoints (FOMM, Monkey-Net); the source state has a ``kp`` motion."""
+    """Families whose motion is a set of keypoints (FOMM, Monkey-Net): networks ``kp_detector`` and
+    ``generator``, saved under those names in the official checkpoints; the source state has a ``kp`` motion."""
 
     #: the motion entry holding the (B, K, 2) keypoint locations
     kp_key: ClassVar[str]
+    #: a state-dict key only this family's generator has
+    generator_marker: ClassVar[str]
+    kp_detector: nn.Module
+    generator: nn.Module
+
+    @classmethod
+    def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
+        generator = checkpoint.get("generator")
+        return isinstance(generator, dict) and cls.generator_marker in generator
+
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        for name in ("generator", "kp_detector"):
+            if name not in checkpoint:
+                raise ModelError(f"not a {self.family} checkpoint: it has no {name!r} entry")
+        load_strict(self.generator, checkpoint["generator"], "generator")
+        load_strict(self.kp_detector, checkpoint["kp_detector"], "kp_detector")
 
     def keypoints(self, motion: Motion) -> Tensor:
         return motion[self.kp_key]

@@ -9,7 +9,7 @@ from typing import Any
 from torch import Tensor
 
 from animcli import transfer
-from animcli.models.base import KeypointModel, ModelError, Motion, TransferOptions, load_strict
+from animcli.models.base import KeypointModel, ModelError, Motion, TransferOptions
 from animcli.models.fomm.dense_motion import DenseMotionNetwork
 from animcli.models.fomm.discriminator import MultiScaleDiscriminator
 from animcli.models.fomm.generator import OcclusionAwareGenerator
@@ -44,6 +44,7 @@ def build_discriminator(config: dict[str, Any]) -> MultiScaleDiscriminator:
 class FommModel(KeypointModel):
     family = "fomm"
     kp_key = "value"
+    generator_marker = "dense_motion_network.mask.weight"
 
     def __init__(self, config: dict[str, Any], align_corners: bool = True) -> None:
         """``align_corners=False`` reproduces the unmodified official code on torch ≥ 1.3 (not how the
@@ -59,18 +60,6 @@ class FommModel(KeypointModel):
         generator = config.get("model_params", {}).get("generator_params", {})
         # Monkey-Net configs also have dense_motion_params; num_down_blocks is FOMM's alone.
         return "dense_motion_params" in generator and "num_down_blocks" in generator
-
-    @classmethod
-    def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
-        generator = checkpoint.get("generator")
-        return isinstance(generator, dict) and any(k.startswith("dense_motion_network.") for k in generator)
-
-    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        for name in ("generator", "kp_detector"):
-            if name not in checkpoint:
-                raise ModelError(f"not a FOMM checkpoint: it has no {name!r} entry")
-        load_strict(self.generator, checkpoint["generator"], "generator")
-        load_strict(self.kp_detector, checkpoint["kp_detector"], "kp_detector")
 
     @property
     def size(self) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from animcli.models.base import KeypointModel, ModelError, Motion, TransferOptions, load_strict
+from animcli.models.base import KeypointModel, ModelError, Motion, TransferOptions
 from animcli.models.monkeynet.dense_motion import DenseMotionModule
 from animcli.models.monkeynet.discriminator import Discriminator, build_discriminator
 from animcli.models.monkeynet.generator import MotionTransferGenerator
@@ -56,6 +56,7 @@ def frame_batch(kp: dict[str, Tensor]) -> Motion:
 class MonkeyNetModel(KeypointModel):
     family = "monkeynet"
     kp_key = "mean"
+    generator_marker = "refinement_module.conv-last.weight"
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -71,18 +72,6 @@ class MonkeyNetModel(KeypointModel):
     def claims_config(cls, config: dict[str, Any]) -> bool:
         generator = config.get("model_params", {}).get("generator_params", {})
         return isinstance(generator, dict) and "num_refinement_blocks" in generator
-
-    @classmethod
-    def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
-        generator = checkpoint.get("generator")
-        return isinstance(generator, dict) and "refinement_module.conv-last.weight" in generator
-
-    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        for name in ("generator", "kp_detector"):
-            if name not in checkpoint:
-                raise ModelError(f"not a Monkey-Net checkpoint: it has no {name!r} entry")
-        load_strict(self.generator, checkpoint["generator"], "generator")
-        load_strict(self.kp_detector, checkpoint["kp_detector"], "kp_detector")
 
     @property
     def size(self) -> int:
