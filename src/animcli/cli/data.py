@@ -1,0 +1,33 @@
+"""``animcli data synth OUT``: the procedural dataset generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from animcli.cli.app import app, fail, user_errors
+
+data_app = typer.Typer(help="Training datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("synth")
+def synth(
+    out: Path = typer.Argument(..., help="Dataset root to create (OUT/train, OUT/test)."),
+    videos: int = typer.Option(..., "--videos", min=1, help="Number of videos (train + test)."),
+    size: int = typer.Option(64, "--size", min=8, help="Frame size in pixels (square)."),
+    frames: int = typer.Option(32, "--frames", min=2, help="Frames per video."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Dataset seed; the same seed gives the same videos."),
+    test_fraction: float = typer.Option(0.1, "--test-fraction", min=0.0, max=0.9,
+                                        help="Share of the videos that form the test split."),
+) -> None:
+    """Write moving, rotating, deforming textured shapes as PNG-strip videos (the Monkey-Net format)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise fail(f"{out} exists and is not empty; choose a new directory")
+    with user_errors():
+        from animcli.synth import write_synth_dataset
+
+        num_train, num_test = write_synth_dataset(out, videos, size, frames, seed, test_fraction)
+    typer.echo(f"wrote {num_train} train and {num_test} test videos ({frames} frames of {size}x{size}) to {out}",
+               err=True)

@@ -1,0 +1,71 @@
+"""``animcli train --model fomm|lia|monkeynet --config NAME|PATH --data ROOT --out RUN_DIR``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from animcli.cli.app import app, user_errors
+
+
+class Family(str, Enum):
+    fomm = "fomm"
+    lia = "lia"
+    monkeynet = "monkeynet"
+
+
+class Perceptual(str, Enum):
+    vgg = "vgg"
+    none = "none"
+
+
+class PrecisionChoice(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+@app.command()
+def train(
+    model: Family = typer.Option(..., "--model", "-m", help="Model family to train."),
+    data: Path = typer.Option(..., "--data", help="Dataset root: ROOT/train and ROOT/test holding videos "
+                                                  "(mp4/gif/mov, frame folders or png strips)."),
+    out: Path = typer.Option(..., "--out", help="Run directory: config, last checkpoint, log.jsonl, samples/."),
+    config: str = typer.Option(None, "--config", help="Training config: a yaml/json path or a shipped name "
+                                                      "(e.g. fomm-shapes-64). Not needed with --resume."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps in total."),
+    max_minutes: float = typer.Option(None, "--max-minutes", min=0.0, help="Stop after this many minutes."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1,
+                                   help="Global batch size (split over processes); default: the config's."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    seed: int = typer.Option(0, "--seed", help="Seed of weights, data order and augmentation."),
+    checkpoint_every: int = typer.Option(500, "--checkpoint-every", min=1, help="Checkpoint every N steps."),
+    sample_every: int = typer.Option(500, "--sample-every", min=1, help="Sample grid PNG every N steps."),
+    log_every: int = typer.Option(10, "--log-every", min=1, help="log.jsonl line every N steps."),
+    num_workers: int = typer.Option(0, "--num-workers", min=0, help="Data loading worker processes."),
+    perceptual: Perceptual = typer.Option(Perceptual.vgg, "--perceptual",
+                                          help="vgg: the papers' VGG19 loss; none: pixel L1 pyramid (weaker)."),
+    vgg_weights: Path = typer.Option(None, "--vgg-weights", help="VGG19 weights (.pth/.safetensors) instead of "
+                                                                 "downloading timm/vgg19.tv_in1k."),
+    precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision",
+                                              help="auto (bf16/fp16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a model on a video dataset; multi-GPU: `torchrun --nproc-per-node N -m animcli train …`."""
+    with user_errors():
+        from animcli.train import TrainOptions
+        from animcli.train import train as run_training
+
+        result = run_training(TrainOptions(
+            model=model.value, data=data, out=out, config=config, resume=resume, max_steps=max_steps,
+            max_minutes=max_minutes, batch_size=batch_size, device=device, seed=seed,
+            checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every,
+            num_workers=num_workers, perceptual=perceptual.value, vgg_weights=vgg_weights,
+            precision=precision.value, progress=not quiet,
+        ))
+    typer.echo(f"{result.stop_reason} at step {result.position.step} (epoch {result.position.epoch}) after "
+               f"{result.seconds:.0f} s; checkpoint: {result.checkpoint}", err=True)

@@ -1,0 +1,367 @@
+"""The training loop shared by every family: run directory, data, steps, logging, checkpoints, exact resume.
+
+A run directory holds ``config.yaml`` (``.json`` for LIA), ``last.pth.tar`` (``last.pt`` for LIA) in the
+family's official layout, ``log.jsonl`` and ``samples/step-NNNNNNN.png``. The checkpoint additionally carries
+an ``animcli_train`` entry (official tools ignore it) with everything an exact resume needs: step and epoch
+position, scheduler and loss-scaler states, and every process's RNG states. Together with the seeded data
+stream (see ``data.dataset``) a resumed run reproduces the uninterrupted run bit for bit on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch.utils.data import DataLoader
+
+from animcli.checkpoint_io import load_checkpoint_file
+from animcli.configs import resolve_config
+from animcli.data import EpochSampler, TrainingPairs
+from animcli.devices import resolve_device
+from animcli.errors import AnimcliError
+from animcli.train.distributed import Distributed
+from animcli.train.precision import Precision, resolve_precision
+from animcli.train.samples import write_sample_grid
+from animcli.train.trainer import FamilyTrainer, TrainContext, trainer_class
+
+RESUME_KEY = "animcli_train"
+LOG_NAME = "log.jsonl"
+
+
+class TrainError(AnimcliError):
+    """A training run that cannot start or resume."""
+
+
+@dataclass
+class TrainOptions:
+    model: str
+    data: Path
+    out: Path
+    config: str | None = None
+    resume: bool = False
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    batch_size: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    num_workers: int = 0
+    perceptual: str = "vgg"
+    vgg_weights: Path | None = None
+    precision: str = "auto"
+    progress: bool = True
+
+
+@dataclass
+class Position:
+    """Where the run is: global step, epoch, and batch within the epoch."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    position: Position
+    stop_reason: str
+    seconds: float
+    last_losses: dict[str, float] = field(default_factory=dict)
+
+
+class RunDir:
+    def __init__(self, path: Path, trainer_cls: type[FamilyTrainer]) -> None:
+        self.path = path
+        self.config = path / f"config{trainer_cls.config_suffix}"
+        self.checkpoint = path / trainer_cls.checkpoint_name
+        self.log = path / LOG_NAME
+        self.samples = path / "samples"
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        text = (json.dumps(config, indent=1) if self.config.suffix == ".json"
+                else yaml.safe_dump(config, sort_keys=False))
+        atomic_write(self.config, lambda tmp: tmp.write_text(text))
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Write through a temporary sibling renamed over ``path``: readers never see a partial file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+# -------------------------------------------------------------------------------------------- RNG state
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+# ------------------------------------------------------------------------------------------ stop signals
+
+
+class StopRequest:
+    """Ctrl-C / SIGTERM ask the loop to finish the current step, checkpoint and exit; a second Ctrl-C aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+# ------------------------------------------------------------------------------------------------- setup
+
+
+def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyTrainer]) -> dict[str, Any]:
+    """Fresh run: the given config (+ batch-size override). Resume: the run directory's own config."""
+    if options.resume:
+        if not run.checkpoint.is_file():
+            raise TrainError(f"nothing to resume: {run.checkpoint} does not exist")
+        return resolve_config(run.config)
+    if run.checkpoint.exists():
+        raise TrainError(f"{run.path} already holds a training run; pass --resume to continue it, "
+                         "or choose another --out")
+    if options.config is None:
+        raise TrainError("--config is required for a new training run")
+    config = resolve_config(options.config)
+    if options.batch_size is not None:
+        config = trainer_cls.with_batch_size(config, options.batch_size)
+    return config
+
+
+def make_loader(dataset: TrainingPairs, sampler: EpochSampler, options: TrainOptions,
+                device: torch.device) -> DataLoader:
+    return DataLoader(
+        dataset, batch_size=sampler.batch_size, sampler=sampler, num_workers=options.num_workers,
+        drop_last=True, pin_memory=device.type == "cuda",
+        # The loader's own seed comes from this generator, not the global RNG, whose draws must depend only on
+        # the training steps (otherwise creating an iterator at a resume point would shift them).
+        generator=torch.Generator().manual_seed(options.seed),
+    )
+
+
+def per_process_batch(batch_size: int, world: Distributed) -> int:
+    if batch_size % world.world_size:
+        raise TrainError(f"batch size {batch_size} is not divisible by the {world.world_size} processes")
+    return batch_size // world.world_size
+
+
+# --------------------------------------------------------------------------------------------- the loop
+
+
+class TrainingRun:
+    """One training run: owns the family trainer, data loader, run directory and position."""
+
+    def __init__(self, options: TrainOptions) -> None:
+        self.options = options
+        self.world = Distributed.from_env()
+        device = self.world.device(resolve_device(options.device))
+        self.world.init(device)
+        self.device = device
+        trainer_cls = trainer_class(options.model)
+        self.run = RunDir(options.out, trainer_cls)
+        config = prepare_config(options, self.run, trainer_cls)
+        if self.world.is_main:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            if not options.resume:
+                self.run.write_config(config)
+        torch.manual_seed(options.seed + self.world.rank)
+        self.precision = Precision(resolve_precision(options.precision, device), device)
+        context = TrainContext(device=device, precision=self.precision, parallel=self.world.parallel,
+                               sync_batch_norm=self.world.sync_batch_norm, perceptual=options.perceptual,
+                               vgg_weights=options.vgg_weights)
+        self.family = trainer_cls(config, context)
+        settings = trainer_cls.data_settings(config)
+        self.num_epochs = settings.num_epochs
+        dataset = TrainingPairs(options.data, settings.frame_shape, settings.augmentation, settings.pair_sampling,
+                                settings.id_sampling, settings.num_repeats)
+        self.sampler = EpochSampler(len(dataset), per_process_batch(settings.batch_size, self.world), options.seed,
+                                    self.world.rank, self.world.world_size)
+        self.loader = make_loader(dataset, self.sampler, options, device)
+        self.position = Position()
+        if options.resume:
+            self.restore(load_checkpoint_file(self.run.checkpoint, map_location=device))
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Every process contributes its RNG state; the main process writes the file atomically."""
+        rng_states = self.world.gather({k: v.cpu() for k, v in rng_state(self.device).items()})
+        if not self.world.is_main:
+            return
+        checkpoint = self.family.checkpoint(self.position.epoch, self.position.step)
+        checkpoint[RESUME_KEY] = {
+            "step": self.position.step, "epoch": self.position.epoch, "batch": self.position.batch,
+            "seed": self.options.seed, "world_size": self.world.world_size,
+            "schedulers": self.family.scheduler_states(), "scaler": self.precision.state_dict(),
+            "rng": rng_states,
+        }
+        atomic_write(self.run.checkpoint, lambda tmp: torch.save(checkpoint, tmp))
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(RESUME_KEY)
+        if not isinstance(state, dict):
+            raise TrainError(f"{self.run.checkpoint} was not written by `animcli train`: it cannot be resumed")
+        if state["world_size"] != self.world.world_size or state["seed"] != self.options.seed:
+            raise TrainError(f"the run was started with {state['world_size']} process(es) and --seed "
+                             f"{state['seed']}; resume it with the same settings to continue it exactly")
+        self.family.load(checkpoint, state["schedulers"])
+        self.precision.load_state_dict(state["scaler"])
+        self.position = Position(state["step"], state["epoch"], state["batch"])
+        set_rng_state(state["rng"][self.world.rank], self.device)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def stop_reason(self, started: float, stop: StopRequest) -> str | None:
+        reasons = []
+        if self.options.max_steps is not None and self.position.step >= self.options.max_steps:
+            reasons.append("max steps reached")
+        if self.options.max_minutes is not None and time.monotonic() - started >= 60 * self.options.max_minutes:
+            reasons.append("time limit reached")
+        if stop.requested:
+            reasons.append("interrupted")
+        if self.position.epoch >= self.num_epochs:
+            reasons.append("all epochs done")
+        agreed = self.world.any(bool(reasons), self.device)
+        return (reasons[0] if reasons else "stopped by another process") if agreed else None
+
+    def total_steps(self) -> int:
+        total = self.num_epochs * self.sampler.batches_per_epoch
+        return min(total, self.options.max_steps) if self.options.max_steps is not None else total
+
+    def fit(self) -> TrainResult:
+        started = time.monotonic()
+        log = TrainingLog(self.run.log, self.options.log_every, enabled=self.world.is_main)
+        reason = None
+        with StopRequest().installed() as stop, progress_bar(self, enabled=self.world.is_main) as progress:
+            self.family.train_mode()
+            reason = self.stop_reason(started, stop)
+            while reason is None:
+                self.sampler.set_position(self.position.epoch, self.position.batch)
+                for source, driving in self.batches():
+                    losses = self.family.train_step(source, driving)
+                    self.advance()
+                    log.record(self.position, losses, self.family.learning_rates(), time.monotonic() - started)
+                    progress(self.position, losses)
+                    reason = self.stop_reason(started, stop)
+                    self.periodic_outputs(final=reason is not None)
+                    if reason is not None or self.position.batch == 0:
+                        break
+        self.world.barrier()
+        return TrainResult(self.run.checkpoint, self.position, reason, time.monotonic() - started, log.last)
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for batch in self.loader:
+            yield (batch["source"].to(self.device, non_blocking=True),
+                   batch["driving"].to(self.device, non_blocking=True))
+
+    def advance(self) -> None:
+        self.position.step += 1
+        self.position.batch += 1
+        if self.position.batch == self.sampler.batches_per_epoch:
+            self.family.end_epoch()
+            self.position.epoch += 1
+            self.position.batch = 0
+
+    def periodic_outputs(self, final: bool) -> None:
+        step = self.position.step
+        if final or step % self.options.checkpoint_every == 0:
+            self.save()
+        preview = self.family.latest_preview
+        if self.world.is_main and preview is not None and (final or step % self.options.sample_every == 0):
+            self.run.samples.mkdir(exist_ok=True)
+            write_sample_grid(self.run.samples / f"step-{step:07d}.png", preview)
+
+
+class TrainingLog:
+    """JSON lines of losses averaged over ``every`` steps, with epoch, learning rates and wall time."""
+
+    def __init__(self, path: Path, every: int, enabled: bool) -> None:
+        self.path, self.every, self.enabled = path, max(1, every), enabled
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.last: dict[str, float] = {}
+
+    def record(self, position: Position, losses: dict[str, float], lrs: dict[str, float], seconds: float) -> None:
+        self.last = losses
+        for name, value in losses.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
+        self.count += 1
+        if not self.enabled or position.step % self.every:
+            return
+        means = {name: total / self.count for name, total in self.sums.items()}
+        entry = {"step": position.step, "epoch": position.epoch, "seconds": round(seconds, 2),
+                 "losses": means, "total": sum(means.values()), "lr": lrs}
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        self.sums, self.count = {}, 0
+
+
+@contextmanager
+def progress_bar(run: TrainingRun, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar on stderr showing the step count and the latest losses."""
+    if not (enabled and run.options.progress):
+        yield lambda position, losses: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]train {task.fields[family]}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[losses]}"))
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        task = progress.add_task("train", total=run.total_steps(), completed=run.position.step,
+                                 family=run.options.model, losses="")
+
+        def update(position: Position, losses: dict[str, float]) -> None:
+            text = " ".join(f"{name}={value:.3g}" for name, value in losses.items() if math.isfinite(value))
+            progress.update(task, completed=position.step, losses=f"epoch {position.epoch} {text}")
+
+        yield update
+
+
+def train(options: TrainOptions) -> TrainResult:
+    run = TrainingRun(options)
+    try:
+        return run.fit()
+    finally:
+        run.world.close()

@@ -1,0 +1,126 @@
+"""Monkey-Net training (the official train.py and modules/losses.py, spec §13).
+
+The generator side matches the discriminator's feature maps of real and generated frames (map 0 is the
+image itself, so its term is a pixel L1) plus an LSGAN term; the discriminator is an LSGAN conditioned on
+the driving keypoints' heatmaps. Networks work on 5-D videos (B, C, D, H, W): a pair is source D=1, driving D=1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from animcli.models.base import Motion
+from animcli.models.monkeynet import DEFAULT_FRAME_SIZE, build_discriminator, build_networks
+from animcli.train.fomm import detached
+from animcli.train.losses import feature_matching, l1, lsgan_discriminator, lsgan_generator
+from animcli.train.trainer import (
+    FamilyTrainer,
+    Preview,
+    TrainContext,
+    adam_step_order,
+    keypoint_family_networks,
+    keypoint_family_optimizers,
+    multistep,
+)
+
+
+def split_frames(kp: Motion) -> tuple[Motion, Motion]:
+    """Keypoints of the (source, driving) clip (B, 2, K, …) → source (B, 1, K, …) and driving (B, 1, K, …)."""
+    return {k: v[:, :1] for k, v in kp.items()}, {k: v[:, 1:] for k, v in kp.items()}
+
+
+class GeneratorFullModel(nn.Module):
+    def __init__(self, kp_detector: nn.Module, generator: nn.Module, discriminator: nn.Module,
+                 train_params: dict[str, Any]) -> None:
+        super().__init__()
+        self.kp_detector, self.generator, self.discriminator = kp_detector, generator, discriminator
+        self.weights = train_params["loss_weights"]
+        self.detach_kp = bool(train_params.get("detach_kp_generator", False))
+
+    def forward(self, source: Tensor, driving: Tensor) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        # One detector pass over both frames, as officially (BatchNorm statistics over the pair).
+        kp_source, kp_driving = split_frames(self.kp_detector(torch.cat([source, driving], dim=2)))
+        kp_for_generator = (detached(kp_driving), detached(kp_source)) if self.detach_kp else (kp_driving, kp_source)
+        generated = self.generator(source, *kp_for_generator)
+        generated.update(kp_source=kp_source, kp_driving=kp_driving)
+        fake_maps = self.discriminator(generated["video_prediction"], kp_driving, kp_source)
+        real_maps = self.discriminator(driving, kp_driving, kp_source)
+        losses = {
+            "reconstruction": feature_matching(real_maps, fake_maps, self.weights["reconstruction"]),
+            "gen_gan": self.weights["generator_gan"] * lsgan_generator(fake_maps[-1]),
+        }
+        if self.weights.get("reconstruction_deformed"):
+            losses["reconstruction_deformed"] = (self.weights["reconstruction_deformed"]
+                                                 * l1(driving, generated["video_deformed"]))
+        return losses, generated
+
+
+class DiscriminatorFullModel(nn.Module):
+    def __init__(self, discriminator: nn.Module, train_params: dict[str, Any]) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+        self.weight = train_params["loss_weights"]["discriminator_gan"]
+        self.detach_kp = bool(train_params.get("detach_kp_discriminator", True))
+
+    def forward(self, driving: Tensor, prediction: Tensor, kp_driving: Motion, kp_source: Motion) -> Tensor:
+        if self.detach_kp:
+            kp_driving, kp_source = detached(kp_driving), detached(kp_source)
+        real_maps = self.discriminator(driving, kp_driving, kp_source)
+        fake_maps = self.discriminator(prediction.detach(), kp_driving, kp_source)
+        return self.weight * lsgan_discriminator(real_maps[-1], fake_maps[-1])
+
+
+class MonkeyNetTrainer(FamilyTrainer):
+    family = "monkeynet"
+
+    def __init__(self, config: dict[str, Any], context: TrainContext) -> None:
+        super().__init__(config, context)
+        train_params = config["train_params"]
+        self.networks = keypoint_family_networks(config, context, build_networks, build_discriminator)
+        generator, kp_detector, discriminator = self.networks.values()
+        self.generator_full = context.parallel(
+            GeneratorFullModel(kp_detector, generator, discriminator, train_params).to(context.device))
+        self.discriminator_full = context.parallel(
+            DiscriminatorFullModel(discriminator, train_params).to(context.device))
+        lr = train_params["lr"]
+        self.optimizers = keypoint_family_optimizers(
+            self.networks, {name: lr for name in ("generator", "discriminator", "kp_detector")})
+        milestones = train_params.get("epoch_milestones") or []
+        self.schedulers = {key: multistep(optimizer, milestones) for key, optimizer in self.optimizers.items()}
+
+    def official_entries(self, epoch: int, step: int) -> dict[str, Any]:
+        return {"epoch": epoch, "it": step}
+
+    @staticmethod
+    def frame_shape(config: dict[str, Any]) -> tuple[int, int]:
+        """The official frame size: image_shape, else the crop size, else FramesDataset's 64×64 default."""
+        dataset = config.get("dataset_params") or {}
+        crop = ((dataset.get("augmentation_params") or {}).get("crop_param") or {}).get("size")
+        height, width = (dataset.get("image_shape") or crop or [DEFAULT_FRAME_SIZE, DEFAULT_FRAME_SIZE])[:2]
+        return int(height), int(width)
+
+    def train_step(self, source: Tensor, driving: Tensor) -> dict[str, float]:
+        precision = self.context.precision
+        source, driving = source.unsqueeze(2), driving.unsqueeze(2)
+        with precision.autocast():
+            losses, generated = self.generator_full(source, driving)
+        # Official order: generator step, clear the discriminator's gradients from the generator loss, then the
+        # detector step, then the discriminator on detached inputs.
+        adam_step_order(sum(losses.values()), precision, [self.optimizers["optimizer_generator"]])
+        self.optimizers["optimizer_discriminator"].zero_grad(set_to_none=True)
+        precision.step(self.optimizers["optimizer_kp_detector"])
+        self.optimizers["optimizer_kp_detector"].zero_grad(set_to_none=True)
+        with precision.autocast():
+            losses["disc_gan"] = self.discriminator_full(driving, generated["video_prediction"],
+                                                         generated["kp_driving"], generated["kp_source"])
+        adam_step_order(losses["disc_gan"], precision, [self.optimizers["optimizer_discriminator"]])
+        precision.update()
+        self.latest_preview = Preview.of(source[:, :, 0], driving[:, :, 0], generated["video_prediction"][:, :, 0],
+                                         generated["kp_source"]["mean"][:, 0], generated["kp_driving"]["mean"][:, 0])
+        return {name: float(value.detach()) for name, value in losses.items()}
+
+
+TRAINER = MonkeyNetTrainer

@@ -1,0 +1,213 @@
+"""The per-family training interface the engine drives, and the registry of families.
+
+A family trainer builds its networks from the config, owns their optimisers and schedulers, performs one
+optimisation step on a batch, and writes/reads checkpoints in the family's OFFICIAL layout (so official tools
+and ``animcli animate`` load them). Everything generic — data, loop, logging, checkpoint files, resume, DDP —
+lives in the engine, which never branches on a family name.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from animcli.data import Augmentation, PairSampling
+from animcli.models.base import ModelError
+from animcli.train.losses import PerceptualLoss
+from animcli.train.precision import Precision
+from animcli.train.vgg import load_vgg19
+
+TRAINER_MODULES = {
+    "fomm": "animcli.train.fomm",
+    "lia": "animcli.train.lia",
+    "monkeynet": "animcli.train.monkeynet",
+}
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What a family's config says about its training data."""
+
+    frame_shape: tuple[int, int]
+    augmentation: Augmentation
+    pair_sampling: PairSampling
+    batch_size: int
+    num_epochs: int
+    id_sampling: bool = False
+    num_repeats: int = 1
+
+
+@dataclass
+class TrainContext:
+    """What the engine hands to a family trainer."""
+
+    device: torch.device
+    precision: Precision
+    #: wraps a loss-computing module for data parallelism (DDP) or returns it unchanged.
+    parallel: Callable[[nn.Module], nn.Module]
+    #: converts BatchNorm layers to SyncBatchNorm when several CUDA processes train together.
+    sync_batch_norm: Callable[[nn.Module], nn.Module]
+    perceptual: str = "vgg"  # "vgg" or "none"
+    vgg_weights: Path | None = None
+
+    def perceptual_loss(self, scales: list[float], weights: list[float]) -> PerceptualLoss:
+        vgg = load_vgg19(self.vgg_weights) if self.perceptual == "vgg" else None
+        return PerceptualLoss(scales, weights, vgg)
+
+
+@dataclass
+class Preview:
+    """A batch's images for the sample grid, (B, 3, H, W) in [0, 1], keypoints (B, K, 2) in [-1, 1] or None."""
+
+    PREVIEW_SAMPLES: ClassVar[int] = 4
+
+    source: Tensor
+    driving: Tensor
+    prediction: Tensor
+    kp_source: Tensor | None = None
+    kp_driving: Tensor | None = None
+
+    @classmethod
+    def of(cls, source: Tensor, driving: Tensor, prediction: Tensor, kp_source: Tensor | None = None,
+           kp_driving: Tensor | None = None) -> Preview:
+        """The first few samples, detached (still on the device: copying them every step would sync CUDA)."""
+        def keep(tensor: Tensor | None) -> Tensor | None:
+            return None if tensor is None else tensor[: cls.PREVIEW_SAMPLES].detach()
+
+        return cls(keep(source), keep(driving), keep(prediction), keep(kp_source), keep(kp_driving))
+
+
+def adam_step_order(loss: Tensor, precision: Precision, optimizers: list[torch.optim.Optimizer]) -> None:
+    """Backward ``loss`` (scaled when fp16), step each optimiser in turn, then clear their gradients."""
+    precision.backward(loss)
+    for optimizer in optimizers:
+        precision.step(optimizer)
+        optimizer.zero_grad(set_to_none=True)
+
+
+class FamilyTrainer(ABC):
+    family: ClassVar[str]
+    config_suffix: ClassVar[str] = ".yaml"
+    checkpoint_name: ClassVar[str] = "last.pth.tar"
+
+    def __init__(self, config: dict[str, Any], context: TrainContext) -> None:
+        self.config = config
+        self.context = context
+        #: official checkpoint key → network, and → optimiser (filled by the family).
+        self.networks: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        #: the last training step's own outputs for the sample grid: showing them costs no extra forward
+        #: pass, which would also move BatchNorm running statistics and so change the training run.
+        self.latest_preview: Preview | None = None
+
+    # -- what the engine needs to know ------------------------------------------------------------
+    #: how the two frames of a training pair are drawn (FOMM/Monkey-Net: sorted, with replacement).
+    pair_sampling: ClassVar[PairSampling] = PairSampling(distinct=False)
+
+    @staticmethod
+    @abstractmethod
+    def frame_shape(config: dict[str, Any]) -> tuple[int, int]:
+        """(H, W) of the training frames."""
+
+    @classmethod
+    def data_settings(cls, config: dict[str, Any]) -> DataSettings:
+        """Frame size, augmentation, pair sampling, batch size and epochs from the config."""
+        dataset, train = config.get("dataset_params") or {}, config["train_params"]
+        return DataSettings(
+            frame_shape=cls.frame_shape(config),
+            augmentation=Augmentation.from_params(dataset.get("augmentation_params")),
+            pair_sampling=cls.pair_sampling,
+            batch_size=int(train["batch_size"]),
+            num_epochs=int(train["num_epochs"]),
+            id_sampling=bool(dataset.get("id_sampling", False)),
+            num_repeats=int(train.get("num_repeats", 1)),
+        )
+
+    @staticmethod
+    def with_batch_size(config: dict[str, Any], batch_size: int) -> dict[str, Any]:
+        """A copy of the config whose training batch size is ``batch_size``."""
+        updated = copy.deepcopy(config)
+        updated["train_params"]["batch_size"] = batch_size
+        return updated
+
+    @abstractmethod
+    def train_step(self, source: Tensor, driving: Tensor) -> dict[str, float]:
+        """One optimisation step of every network on a batch; returns the loss terms."""
+
+    # -- shared mechanics -------------------------------------------------------------------------
+    def end_epoch(self) -> None:
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    def learning_rates(self) -> dict[str, float]:
+        return {key: optimizer.param_groups[0]["lr"] for key, optimizer in self.optimizers.items()}
+
+    def official_entries(self, epoch: int, step: int) -> dict[str, Any]:
+        """Extra top-level entries of the official checkpoint (FOMM: the epoch)."""
+        return {"epoch": epoch}
+
+    def checkpoint(self, epoch: int, step: int) -> dict[str, Any]:
+        """Networks and optimisers under their official keys.
+
+        ``networks`` are the bare modules (DDP wraps only the loss modules), so no ``module.`` prefix appears.
+        """
+        entries: dict[str, Any] = {key: net.state_dict() for key, net in self.networks.items()}
+        entries.update({key: optimizer.state_dict() for key, optimizer in self.optimizers.items()})
+        entries.update(self.official_entries(epoch, step))
+        return entries
+
+    def scheduler_states(self) -> dict[str, Any]:
+        return {key: scheduler.state_dict() for key, scheduler in self.schedulers.items()}
+
+    def load(self, checkpoint: dict[str, Any], scheduler_states: dict[str, Any]) -> None:
+        for key, net in self.networks.items():
+            if key not in checkpoint:
+                raise ModelError(f"cannot resume: the checkpoint has no {key!r} entry")
+            net.load_state_dict(checkpoint[key])
+        for key, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(checkpoint[key])
+        for key, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(scheduler_states[key])
+
+    def train_mode(self) -> None:
+        for net in self.networks.values():
+            net.train()
+
+
+def keypoint_family_networks(config: dict[str, Any], context: TrainContext, build_networks: Callable,
+                             build_discriminator: Callable) -> dict[str, nn.Module]:
+    """FOMM's and Monkey-Net's networks under their checkpoint keys, on the device, BatchNorm synced when
+    several GPUs train together (the official code synced the detector's and generator's BatchNorm)."""
+    kp_detector, generator = build_networks(config)
+    return {
+        "generator": context.sync_batch_norm(generator.to(context.device)),
+        "kp_detector": context.sync_batch_norm(kp_detector.to(context.device)),
+        "discriminator": build_discriminator(config).to(context.device),
+    }
+
+
+def keypoint_family_optimizers(networks: dict[str, nn.Module],
+                               learning_rates: dict[str, float]) -> dict[str, torch.optim.Optimizer]:
+    """FOMM's and Monkey-Net's three Adams (betas 0.5, 0.999), under their official checkpoint keys."""
+    return {f"optimizer_{name}": torch.optim.Adam(networks[name].parameters(), lr=lr, betas=(0.5, 0.999))
+            for name, lr in learning_rates.items()}
+
+
+def multistep(optimizer: torch.optim.Optimizer, milestones: list[int]) -> torch.optim.lr_scheduler.MultiStepLR:
+    """The official per-epoch learning-rate decay (×0.1 at each milestone epoch)."""
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=0.1)
+
+
+def trainer_class(family: str) -> type[FamilyTrainer]:
+    if family not in TRAINER_MODULES:
+        raise ModelError(f"unknown model family {family!r} (known: {', '.join(TRAINER_MODULES)})")
+    return importlib.import_module(TRAINER_MODULES[family]).TRAINER
