@@ -12,13 +12,16 @@ cache; sizes and sha256 digests recorded in the registry are checked before a fi
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
+import logging
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -346,20 +349,28 @@ def hub_failure_reason(error: BaseException, settings: HubSettings) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+@contextlib.contextmanager
+def _quiet_retries() -> Iterator[None]:
+    """Silence huggingface_hub's per-retry warnings: a failure is reported once, as one line, by the caller
+    (its download progress bars are not logging and still show)."""
+    hub_logger = logging.getLogger("huggingface_hub")
+    previous = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(previous)
+
+
 def download_hub_file(source: HubFile, settings: HubSettings) -> Path:
     """The file's path in the Hugging Face cache, downloaded (huggingface_hub's progress bar) if needed."""
     from huggingface_hub import hf_hub_download
 
     try:
-        path = hf_hub_download(
-            repo_id=source.repo_id,
-            filename=source.filename,
-            revision=source.revision,
-            repo_type=source.repo_type,
-            endpoint=settings.endpoint,
-            cache_dir=settings.cache_dir,
-            local_files_only=settings.offline,
-        )
+        with _quiet_retries():
+            path = hf_hub_download(repo_id=source.repo_id, filename=source.filename, revision=source.revision,
+                                   repo_type=source.repo_type, endpoint=settings.endpoint,
+                                   cache_dir=settings.cache_dir, local_files_only=settings.offline)
     except transfer_errors() as exc:
         raise SourceUnavailable(hub_failure_reason(exc, settings)) from None
     return Path(path)

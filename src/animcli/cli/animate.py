@@ -16,6 +16,7 @@ class Mode(str, Enum):
     absolute = "absolute"
 
 
+DEFAULT_MODEL = "demo"
 MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename\\[@rev], or a checkpoint path."
 
 
@@ -31,7 +32,7 @@ def animate(
     output: str = typer.Option(None, "--output", "-o",
                                help="Result: .mp4/.webm/.gif/.mov/.mkv, a folder (PNG frames) or - for stdout. "
                                     "Default: SOURCE-animated.mp4 (never overwritten)."),
-    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Default: the bundled demo model."),
     checkpoint: Path = typer.Option(None, "--checkpoint",
                                     help="Checkpoint file (official .pth.tar/.pt or .safetensors)."),
     config: str = typer.Option(None, "--config",
@@ -70,6 +71,11 @@ def animate(
             raise fail(f"{output} already exists; choose the output with -o")
     if model is not None and checkpoint is not None:
         raise fail("give either --model or --checkpoint, not both")
+    if model is None and checkpoint is None:
+        model = DEFAULT_MODEL
+        if not quiet:
+            typer.echo(f"no --model given: using the bundled '{DEFAULT_MODEL}' model (trained on synthetic shapes; "
+                       "for faces use e.g. --model fomm-vox)", err=True)
     with user_errors():
         from animcli.animate import Animator
         from animcli.loading import load_model
