@@ -11,10 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from train_tiny import tiny_dataset, tiny_fomm_config, tiny_lia_config, tiny_monkeynet_config, write_config
+from test_train_tiny import tiny_dataset, tiny_fomm_config, tiny_lia_config, tiny_monkeynet_config, write_config
 from typer.testing import CliRunner
 
 from animcli.checkpoint_io import load_checkpoint_file
@@ -186,3 +187,17 @@ def test_ctrl_c_finishes_the_step_checkpoints_and_can_resume(data_root: Path, tm
     assert step >= 1
     resumed = train(options("fomm", data_root, out, resume=True, max_steps=step + 1))
     assert resumed.position.step == step + 1
+
+
+def test_copy_source_baseline_measures_motion_only(tmp_path: Path) -> None:
+    from animcli.train.validation import copy_source_l1
+    from animcli.video import write_image
+
+    still = np.full((8, 8 * 3, 3), 90, np.uint8)
+    write_image(tmp_path / "still.png", still)
+    assert copy_source_l1(tmp_path / "still.png", 8) == (0.0, 3)
+    moving = still.copy()
+    moving[:, 8:] = 90 + 51  # frames 1 and 2 brighter by 0.2
+    write_image(tmp_path / "moving.png", moving)
+    total, count = copy_source_l1(tmp_path / "moving.png", 8)
+    assert count == 3 and total == pytest.approx(0.4, abs=1e-6)

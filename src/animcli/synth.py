@@ -44,8 +44,9 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int, channels: int
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     base = rng.uniform(0.15, 0.55, size=3).astype(np.float32)
-    noise = _smooth_noise(rng, size, int(rng.integers(3, 7)), 3) - 0.5
-    return np.clip(base + 0.35 * noise, 0, 1)
+    # Low-frequency texture: enough to make motion estimation non-trivial, smooth enough for small models.
+    noise = _smooth_noise(rng, size, int(rng.integers(2, 5)), 3) - 0.5
+    return np.clip(base + 0.3 * noise, 0, 1)
 
 
 def _texture(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,8 +146,12 @@ class FamilyTrainer(ABC):
 
     # -- shared mechanics -------------------------------------------------------------------------
     def end_epoch(self) -> None:
-        for scheduler in self.schedulers.values():
-            scheduler.step()
+        with warnings.catch_warnings():
+            # An optimiser that never stepped (FOMM's discriminator without GAN loss) makes torch warn about
+            # the order of scheduler and optimiser steps; its schedule is kept in step with the others anyway.
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            for scheduler in self.schedulers.values():
+                scheduler.step()
 
     def learning_rates(self) -> dict[str, float]:
         return {key: optimizer.param_groups[0]["lr"] for key, optimizer in self.optimizers.items()}

@@ -1,4 +1,4 @@
-"""Tiny configs and datasets for the training tests (a few steps must take seconds on a CPU)."""
+"""Tiny configs and datasets shared by the training tests (a few steps must take seconds on a CPU)."""
 
 from __future__ import annotations
 
