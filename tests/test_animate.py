@@ -260,3 +260,12 @@ def test_crop_without_a_face_is_a_clear_error(pngs, face_clip: Path, model_args,
                                  *model_args])
     assert result.exit_code == 2 and "no face" in result.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_demo_command_writes_playable_videos(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--frames", "6", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "demo" / "source.png").shape == (64, 64, 3)
+    with open_video(tmp_path / "demo" / "result.mp4") as video:
+        frames = list(video)
+    assert len(frames) == 6 and frames[0].shape == (64, 3 * 64, 3)

@@ -231,18 +231,22 @@ class FileVideoReader(VideoReader):
             self.path = None
 
 
+def frame_files(directory: Path) -> list[Path]:
+    """The image files of a frame directory in natural name order (frame2 before frame10)."""
+    files = sorted((p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                   key=lambda p: _natural_key(p.name))
+    if not files:
+        raise VideoError(f"{directory}: no frames ({', '.join(IMAGE_SUFFIXES)}) in this directory")
+    return files
+
+
 class FrameDirReader(VideoReader):
     def __init__(self, directory: Path, fps: float | None = None) -> None:
         self.name = str(directory)
         self.path = None
         self.has_audio = False
         self.fps = fps or DEFAULT_FRAME_DIR_FPS
-        self._frame_paths = sorted(
-            (p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
-            key=lambda p: _natural_key(p.name),
-        )
-        if not self._frame_paths:
-            raise VideoError(f"{directory}: no frames ({', '.join(IMAGE_SUFFIXES)}) in this directory")
+        self._frame_paths = frame_files(directory)
         self.frame_count = len(self._frame_paths)
         height, width = read_image(self._frame_paths[0]).shape[:2]
         self.size = (width, height)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from animcli.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoError, open_video, read_image
+from animcli.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoError, frame_files, open_video, read_image
 
 
 def is_video(path: Path) -> bool:
@@ -22,13 +22,6 @@ def is_video(path: Path) -> bool:
 def list_videos(directory: Path) -> list[Path]:
     """The videos in a split folder, sorted by name (the official code used unsorted ``os.listdir``)."""
     return sorted(path for path in directory.iterdir() if is_video(path))
-
-
-def frame_files(directory: Path) -> list[Path]:
-    files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise VideoError(f"{directory}: no frames ({', '.join(IMAGE_SUFFIXES)}) in this directory")
-    return files
 
 
 def split_strip(strip: np.ndarray, path: Path) -> np.ndarray:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -68,19 +67,3 @@ def build_discriminator(config: dict[str, Any]) -> Discriminator:
     """The official construction: ``discriminator_params`` merged with ``common_params``."""
     params = config["model_params"]
     return Discriminator(**params["discriminator_params"], **params.get("common_params", {}))
-
-
-def feature_matching_losses(real_maps: Sequence[Tensor], fake_maps: Sequence[Tensor],
-                            weights: Sequence[float]) -> list[Tensor]:
-    """``w_i · mean |real_i − fake_i|`` for the input image (i = 0) and the block outputs, as many as there
-    are weights (the patch scores are left to the GAN loss)."""
-    return [weight * (real - fake).abs().mean()
-            for real, fake, weight in zip(real_maps[: len(weights)], fake_maps, weights, strict=False)]
-
-
-def generator_gan_loss(fake_scores: Tensor) -> Tensor:
-    return ((1 - fake_scores) ** 2).mean()
-
-
-def discriminator_gan_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-    return ((1 - real_scores) ** 2).mean() + (fake_scores**2).mean()
