@@ -97,3 +97,19 @@ def test_reconstruction_of_shapes_end_to_end(reference_dir: Path, shapes_test: P
                         "--metrics", "l1")
     for original, again in zip(report["videos"], rescored["videos"], strict=True):
         assert again["scores"]["l1"] == pytest.approx(original["scores"]["l1"], abs=0.5 / 255)
+
+
+def test_eval_of_a_checkpoint_trained_by_animcli_train(shared_dir: Path, shapes_test: Path, tmp_path: Path) -> None:
+    from test_train_tiny import tiny_fomm_config, write_config
+
+    run = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "--model", "fomm", "--config",
+                                  str(write_config(tiny_fomm_config(), tmp_path / "tiny.yaml")),
+                                  "--data", str(shared_dir / "datasets" / "shapes"), "--out", str(run),
+                                  "--max-steps", "2", "--perceptual", "none", "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    report = run_json("eval", "--checkpoint", str(run / "last.pth.tar"), "--config", str(run / "config.yaml"),
+                      "--data", str(shapes_test), "--limit", "3", "--metrics", "l1")
+    assert len(report["videos"]) == 3 and all(record["frames"] == 32 for record in report["videos"])
+    overall = report["overall"]["scores"]["l1"]
+    assert overall == pytest.approx(np.mean([record["scores"]["l1"] for record in report["videos"]]), rel=1e-6)
