@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from animcli import faces
 from animcli.errors import AnimcliError
-from animcli.evaluation import metrics as metrics_module
 from animcli.evaluation.metrics import (
     DEFAULT_METRICS,
     UNAVAILABLE_METRICS,
@@ -121,7 +121,7 @@ def test_default_selection_lists_unavailable_metrics() -> None:
 
 def test_missing_face_models_make_face_metrics_unavailable(monkeypatch: pytest.MonkeyPatch,
                                                            tmp_path: Path) -> None:
-    monkeypatch.setattr(metrics_module, "_face_model_dir", lambda: tmp_path)
+    monkeypatch.setattr(faces, "face_model_dir", lambda: tmp_path)
     selected, unavailable = select_metrics()
     assert [metric.name for metric in selected] == ["l1"]
     assert "shape_predictor_68_face_landmarks.dat not found" in unavailable["akd"]

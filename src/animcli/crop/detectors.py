@@ -9,7 +9,6 @@ box covers about half a VoxCeleb crop, centred a fifth of its height below the c
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from animcli import faces
 from animcli.crop.boxes import Box
 from animcli.errors import AnimcliError
 
@@ -25,6 +25,7 @@ DETECTORS = ("auto", "dlib-hog", "dlib-mmod", "opencv")
 DETECTION_SIDE = 640
 # Below this size dlib's detectors upsample once: their smallest face is ~80 px otherwise.
 UPSAMPLE_BELOW = 400
+MMOD_FILE = "mmod_human_face_detector.dat"
 
 
 class DetectorUnavailable(AnimcliError):
@@ -55,9 +56,10 @@ class FaceDetector:
                                                      minSize=(min_side, min_side))
             return [Box.from_xywh(*map(float, xywh)) for xywh in found]
         if self.name == "dlib-hog":
-            rectangles = _dlib_hog()(frame, upsample)
+            rectangles = faces.dlib_model("get_frontal_face_detector")(frame, upsample)
         else:
-            rectangles = [detection.rect for detection in _dlib_mmod()(frame, upsample)]
+            mmod = faces.dlib_model("cnn_face_detection_model_v1", MMOD_FILE)
+            rectangles = [detection.rect for detection in mmod(frame, upsample)]
         return [Box(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in rectangles]
 
 
@@ -73,20 +75,17 @@ def get_detector(name: str = "auto") -> FaceDetector:
     if name not in DETECTORS:
         raise AnimcliError(f"unknown detector {name!r} (choose from {', '.join(DETECTORS)})")
     if name == "auto":
-        name = "dlib-hog" if dlib_available() else "opencv"
+        name = "dlib-hog" if faces.dlib_available() else "opencv"
     if name.startswith("dlib"):
-        _require_dlib()
+        _require_dlib(name)
     return FaceDetector(name, *_CALIBRATION[name])
 
 
-def dlib_available() -> bool:
-    return importlib.util.find_spec("dlib") is not None
-
-
-def _require_dlib() -> None:
-    if not dlib_available():
-        raise DetectorUnavailable("dlib is not installed: pip install 'animcli[faces]' "
-                                  "(or use --detector opencv)")
+def _require_dlib(name: str) -> None:
+    reason = (faces.missing_reason(MMOD_FILE) if name == "dlib-mmod"
+              else None if faces.dlib_available() else f"dlib is not installed; {faces.FACES_EXTRA_HINT}")
+    if reason is not None:
+        raise DetectorUnavailable(f"{name}: {reason} (or use --detector opencv)")
 
 
 @cache
@@ -96,26 +95,3 @@ def _haar_cascade() -> cv2.CascadeClassifier:
         raise DetectorUnavailable("OpenCV's bundled face cascade is missing "
                                   "(needs opencv-python-headless < 5)")
     return cascade
-
-
-@cache
-def _dlib_hog():  # noqa: ANN202 - dlib has no type stubs
-    import dlib
-
-    return dlib.get_frontal_face_detector()
-
-
-@cache
-def _dlib_mmod():  # noqa: ANN202 - dlib has no type stubs
-    import dlib
-
-    return dlib.cnn_face_detection_model_v1(str(face_model_dir() / "mmod_human_face_detector.dat"))
-
-
-def face_model_dir() -> Path:
-    """The model files of `face_recognition_models`, found without importing it (its __init__ needs
-    pkg_resources, which recent setuptools no longer ship)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        raise DetectorUnavailable("face-recognition-models is not installed: pip install 'animcli[faces]'")
-    return Path(spec.origin).parent / "models"

@@ -14,18 +14,15 @@ frames and count joints lost by the generator.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from animcli import faces
 from animcli.errors import AnimcliError
-
-FACES_EXTRA_HINT = "install the faces extra: pip install 'animcli[faces]' (dlib-bin, face-recognition-models)"
 
 
 class FrameBatch:
@@ -61,48 +58,15 @@ class Backend(ABC):
         """One feature per frame of the batch."""
 
 
-def _face_model_dir() -> Path | None:
-    # face_recognition_models' own __init__ imports pkg_resources: locate its files without importing it.
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).parent / "models"
-
-
-@functools.cache
-def _dlib_model(factory: Any, *args: str) -> Any:
-    """dlib models load once per process (the 68-point predictor is ~100 MB)."""
-    return factory(*args)
-
-
 class FaceDetector(Backend):
     """dlib's 68-point shape (same point convention as the papers' face-alignment network) of the first
     detected face of each frame, or None where no face is found."""
 
-    predictor_file = "shape_predictor_68_face_landmarks.dat"
-    # dlib's frontal detector finds faces of about 80 px and more; in face-video crops the face spans about
-    # half the frame, so small frames are upsampled (x2 per step) until their short side reaches 160 px.
-    min_detection_side = 160
-
     def unavailable_reason(self) -> str | None:
-        if importlib.util.find_spec("dlib") is None:
-            return f"dlib is not installed; {FACES_EXTRA_HINT}"
-        model_dir = _face_model_dir()
-        if model_dir is None or not (model_dir / self.predictor_file).is_file():
-            return f"{self.predictor_file} not found; {FACES_EXTRA_HINT}"
-        return None
+        return faces.missing_reason(faces.LANDMARKS_FILE)
 
     def extract(self, batch: FrameBatch) -> list[Any | None]:
-        import dlib
-
-        detector = _dlib_model(dlib.get_frontal_face_detector)
-        predictor = _dlib_model(dlib.shape_predictor, str(_face_model_dir() / self.predictor_file))
-        upsample = max(0, math.ceil(math.log2(self.min_detection_side / min(batch.frames.shape[1:3]))))
-        shapes = []
-        for image in batch.uint8:
-            faces = detector(image, upsample)
-            shapes.append(predictor(image, faces[0]) if len(faces) else None)
-        return shapes
+        return [faces.first_face_shape(image) for image in batch.uint8]
 
 
 class FaceLandmarks(Backend):
@@ -138,15 +102,10 @@ class FaceIdentity(Backend):
         self.detector = detector
 
     def unavailable_reason(self) -> str | None:
-        reason = self.detector.unavailable_reason()
-        if reason is None and not (_face_model_dir() / self.recognition_file).is_file():
-            reason = f"{self.recognition_file} not found; {FACES_EXTRA_HINT}"
-        return reason
+        return self.detector.unavailable_reason() or faces.missing_reason(self.recognition_file)
 
     def extract(self, batch: FrameBatch) -> list[np.ndarray | None]:
-        import dlib
-
-        model = _dlib_model(dlib.face_recognition_model_v1, str(_face_model_dir() / self.recognition_file))
+        model = faces.dlib_model("face_recognition_model_v1", self.recognition_file)
         return [
             None if shape is None else np.array(model.compute_face_descriptor(image, shape))
             for image, shape in zip(batch.uint8, batch.features(self.detector), strict=True)
