@@ -3,7 +3,7 @@
 Both run the full FOMM vox-256 architecture with the same random weights on the same frames, each in its
 own child process (so peak RSS is measured per path), launched side by side from this one script:
 
-    .venv/bin/python benchmarks/bench_animate.py [--frames 16] [--threads 2] [--batch-size 8] [--device cpu]
+    .venv/bin/python benchmarks/bench_animate.py [--frames 16] [--threads 2] [--batch-size N] [--device cpu]
 
 The baseline reproduces ``demo.make_animation``: the whole driving video held in memory as float64 like
 demo.py, batch 1, and the full generator per frame (so the source is re-encoded and re-downsampled for every
@@ -70,7 +70,7 @@ def run_animcli(args: argparse.Namespace, queue: mp.Queue) -> None:
     start = time.perf_counter()
     count = sum(len(batch.prediction_uint8) for batch in animator.animate(frames[0], iter(frames[1:])))
     assert count == args.frames
-    _report(queue, f"animcli Animator (batch {args.batch_size})", start, args.frames)
+    _report(queue, f"animcli Animator (batch {animator.batch_size})", start, args.frames)
 
 
 def _report(queue: mp.Queue, name: str, start: float, frames: int) -> None:
@@ -86,7 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the Animator's (1 on CPU, 8 on CUDA)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--config", default="fomm-vox-256")
     args = parser.parse_args()

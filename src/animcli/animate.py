@@ -51,16 +51,20 @@ def batched(frames: Iterable[np.ndarray], size: int, batch_size: int) -> Iterato
 class Animator:
     """Runs a model over a source image and a stream of driving frames."""
 
-    def __init__(self, model: AnimationModel, options: TransferOptions | None = None, *, batch_size: int = 8,
-                 fp16: bool | None = None, size: int | None = None) -> None:
-        if batch_size < 1:
+    def __init__(self, model: AnimationModel, options: TransferOptions | None = None, *,
+                 batch_size: int | None = None, fp16: bool | None = None, size: int | None = None) -> None:
+        """``batch_size`` None picks the faster default for the device: batches of 8 on CUDA, where they fill
+        the GPU, and single frames on CPU, where larger batches only add cache misses (measured)."""
+        self.device = next(model.parameters()).device
+        self.batch_size = batch_size or (8 if self.device.type == "cuda" else 1)
+        if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self.model = model.eval()
+        # NHWC convolutions are markedly faster on CPU (oneDNN) and for fp16 on tensor cores; frames arrive as
+        # NHWC arrays already, so their tensors need no copy either.
+        self.model = _channels_last(model.eval())
         options = options or TransferOptions(mode=model.default_mode)
         self.options = model.validate_options(options)
-        self.batch_size = batch_size
         self.size = model.check_size(size or model.size)
-        self.device = next(model.parameters()).device
         self.fp16 = use_fp16(self.device, fp16)
 
     # -- conversions ------------------------------------------------------------------------------
@@ -131,6 +135,15 @@ class Animator:
                 kp_driving=_numpy_or_none(self.model.keypoints(motion)),
                 kp_transferred=_numpy_or_none(self.model.keypoints(transferred)),
             )
+
+
+def _channels_last(model: AnimationModel) -> AnimationModel:
+    """4-D weights in NHWC order, in place (``Module.to(memory_format=...)`` refuses Monkey-Net's and LIA's 5-D
+    weights)."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return model
 
 
 def _numpy_or_none(tensor: Tensor | None) -> np.ndarray | None:

@@ -47,7 +47,8 @@ def animate(
                                               "closest to the source's."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     fp16: bool = typer.Option(None, "--fp16/--no-fp16", help="float16 autocast (default on for CUDA)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per forward pass."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1,
+                                   help="Frames per forward pass (default: 8 on CUDA, 1 on CPU)."),
     size: int = typer.Option(None, "--size", min=8, help="Model input size (default: the model's training size; "
                                                         "fully convolutional families accept other multiples)."),
     fps: float = typer.Option(None, "--fps", min=0.001, help="Output frame rate (default: the driving video's)."),

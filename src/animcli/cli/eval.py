@@ -33,7 +33,8 @@ def evaluate(
     metrics: str = typer.Option(None, "--metrics", help=METRICS_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     fp16: bool = typer.Option(None, "--fp16/--no-fp16", help="float16 autocast (default on for CUDA)."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Frames per forward pass."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1,
+                                   help="Frames per forward pass (default: 8 on CUDA, 1 on CPU; 8 for --pred)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Score a model with the papers' reconstruction protocol (L1, AKD, AED, MKR).
@@ -62,7 +63,7 @@ def evaluate(
 
             pairs = matched_videos(pred, gt, limit)
             context = {"mode": "comparison", "pred": str(pred), "gt": str(gt)}
-            records = compare_videos(pairs, selected, batch_size=batch_size)
+            records = compare_videos(pairs, selected, batch_size=batch_size or 8)
         else:
             from animcli.evaluation.reconstruct import reconstruct_videos
             from animcli.evaluation.videos import list_videos

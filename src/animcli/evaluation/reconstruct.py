@@ -20,7 +20,7 @@ from animcli.video import DEFAULT_FRAME_DIR_FPS, FrameDirWriter
 
 
 def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,
-                       batch_size: int = 8, fp16: bool | None = None,
+                       batch_size: int | None = None, fp16: bool | None = None,
                        frames_dir: Path | None = None) -> Iterator[VideoRecord]:
     """Reconstruct and score each video, yielding its record when done.
 
