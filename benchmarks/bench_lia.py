@@ -3,7 +3,7 @@
 One process, one full-size LIA generator (the shipped lia-vox config: 256, style 512, motion 20) with random
 weights, the same random frames for both paths, relative mode:
 
-    .venv/bin/python benchmarks/bench_lia.py [--frames 16] [--warmup 2] [--threads 2] [--batch-size 8]
+    .venv/bin/python benchmarks/bench_lia.py [--frames 16] [--warmup 2] [--threads 2] [--batch-size N]
 
 The baseline is ``run_demo.py``'s loop: the motion code of the first driving frame once, then the whole
 generator per frame, batch 1, so the source image is encoded again for every frame. Ours encodes the source
@@ -56,7 +56,7 @@ def official_demo_loop(model: LiaModel, source: np.ndarray, driving: np.ndarray)
     return np.concatenate(frames)
 
 
-def streaming_animator(model: LiaModel, source: np.ndarray, driving: np.ndarray, batch_size: int) -> np.ndarray:
+def streaming_animator(model: LiaModel, source: np.ndarray, driving: np.ndarray, batch_size: int | None) -> np.ndarray:
     animator = Animator(model, TransferOptions(mode="relative"), batch_size=batch_size, fp16=False)
     return np.concatenate([batch.prediction for batch in animator.animate(source, iter(driving))])
 
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the Animator's (1 on CPU)")
     parser.add_argument("--config", default="lia-vox")
     args = parser.parse_args()
 
@@ -94,7 +94,7 @@ def main() -> None:
     official, official_fps, official_peak = measure(
         "official loop (source re-encoded)", lambda d: official_demo_loop(model, source, d), warmup, driving)
     ours, our_fps, our_peak = measure(
-        f"animcli Animator (batch {args.batch_size})",
+        f"animcli Animator (batch {args.batch_size or 'auto'})",
         lambda d: streaming_animator(model, source, d, args.batch_size), warmup, driving)
     print(f"throughput ratio (animcli / official loop): {our_fps / official_fps:.2f}x")
     print(f"peak RSS ratio (animcli / official loop): {our_peak / official_peak:.2f}")

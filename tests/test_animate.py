@@ -269,3 +269,18 @@ def test_demo_command_writes_playable_videos(tmp_path: Path) -> None:
     with open_video(tmp_path / "demo" / "result.mp4") as video:
         frames = list(video)
     assert len(frames) == 6 and frames[0].shape == (64, 3 * 64, 3)
+
+
+def test_find_best_frame_uses_face_landmarks_when_installed(face_clip: Path, model_args, tmp_path: Path) -> None:
+    from animcli import faces
+
+    if faces.missing_reason(faces.LANDMARKS_FILE) is not None:
+        pytest.skip(f"face landmarker not installed: {faces.missing_reason(faces.LANDMARKS_FILE)}")
+    with open_video(face_clip) as video:
+        source = [frame for index, frame in enumerate(video) if index == 17][0]
+    source_path = tmp_path / "source.png"
+    _write_png(source_path, source)
+    result = runner.invoke(app, ["animate", str(source_path), str(face_clip), "-o", str(tmp_path / "o.mp4"),
+                                 "--find-best-frame", *model_args])
+    assert result.exit_code == 0, result.output
+    assert "relative to driving frame 17, chosen by face landmarks" in result.output

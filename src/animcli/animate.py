@@ -86,6 +86,10 @@ class Animator:
                 yield frames, self.model.encode_driving(self.to_tensor(frames))
 
     # -- public API -------------------------------------------------------------------------------
+    def driving_motion(self, frame: np.ndarray) -> Motion:
+        """The motion of one driving frame (H, W, 3) uint8 (e.g. to measure relative motion from)."""
+        return next(self._motions([frame]))[1]
+
     def find_best_frame(self, source_image: np.ndarray, driving_frames: Iterable[np.ndarray]) -> tuple[int, Motion]:
         """Index (and motion) of the driving frame whose pose is closest to the source's."""
         source_motion = self.model.source_motion(self.encode_source(source_image))

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from animcli.animate import AnimatedBatch, Animator
+from animcli.models.base import Motion
 from animcli.video import VideoReader, open_video, open_writer, read_image, resize_square
 from animcli.visualize import draw_keypoints, side_by_side
 
@@ -27,6 +29,7 @@ class AnimationResult:
     frames: int
     fps: float
     best_frame: int | None
+    best_frame_by: str | None = None  # "face landmarks" or "model keypoints"
 
 
 class Reiterable:
@@ -60,6 +63,50 @@ def compose_frames(batch: AnimatedBatch, predictions: np.ndarray, source: np.nda
             prediction = finish(prediction)
         frames.append(side_by_side(source, driving, prediction) if style.side_by_side else prediction)
     return frames
+
+
+class NoFaceFound(Exception):
+    """Best-frame search by face landmarks is not possible (the model's keypoints are used instead)."""
+
+
+def best_frame_by_landmarks(source: np.ndarray, frames: Iterable[np.ndarray], size: int) -> tuple[int, np.ndarray]:
+    """The official demo's choice: the driving frame whose 68 face landmarks, centred and divided by the square
+    root of their hull area, are closest (sum of squares) to the source's. Frames without a face are skipped.
+    Returns the index and the frame; raises NoFaceFound when the source or every frame lacks a face."""
+    from animcli import faces
+    from animcli.transfer import pose_distance
+
+    source_landmarks = faces.face_landmarks(resize_square(source, size))
+    if source_landmarks is None:
+        raise NoFaceFound("no face in the source image")
+    best: tuple[float, int, np.ndarray] | None = None
+    for index, frame in enumerate(frames):
+        small = resize_square(frame, size)
+        landmarks = faces.face_landmarks(small)
+        if landmarks is None:
+            continue
+        distance = float(pose_distance(torch.from_numpy(source_landmarks)[None], torch.from_numpy(landmarks)[None]))
+        if best is None or distance < best[0]:
+            best = (distance, index, small)
+    if best is None:
+        raise NoFaceFound("no face in the driving video")
+    return best[1], best[2]
+
+
+def choose_initial_frame(animator: Animator, source: np.ndarray, frames: Iterable[np.ndarray]
+                         ) -> tuple[int, Motion, str]:
+    """The driving frame to measure relative motion from: by face landmarks when dlib's landmark model is
+    installed and finds faces (as the official demo does), otherwise by the model's own keypoints/motion."""
+    from animcli import faces
+
+    if faces.missing_reason(faces.LANDMARKS_FILE) is None:
+        try:
+            index, frame = best_frame_by_landmarks(source, frames, animator.size)
+            return index, animator.driving_motion(frame), "face landmarks"
+        except NoFaceFound:
+            pass
+    index, motion = animator.find_best_frame(source, frames)
+    return index, motion, "model keypoints"
 
 
 def _cropped_driving(driving: VideoReader, size: int) -> tuple[Iterable[np.ndarray], float]:
@@ -98,9 +145,9 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
         if crop:
             frames, audio_start = _cropped_driving(driving, animator.size)
             total = None
-        best_frame, initial = None, None
+        best_frame, initial, best_frame_by = None, None, None
         if find_best_frame:
-            best_frame, initial = animator.find_best_frame(source, frames)
+            best_frame, initial, best_frame_by = choose_initial_frame(animator, source, frames)
         output_fps = fps or driving.fps
         audio_from = driving.path if audio and driving.has_audio else None
         source_column = resize_square(source, animator.size)
@@ -120,4 +167,4 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
                 for batch, predictions in zip(held, np.split(stretched, np.cumsum([len(b.driving) for b in held])[:-1]),
                                               strict=True):
                     writer.write_many(compose_frames(batch, predictions, source_column, style, finish))
-    return AnimationResult(frames=done, fps=output_fps, best_frame=best_frame)
+    return AnimationResult(frames=done, fps=output_fps, best_frame=best_frame, best_frame_by=best_frame_by)

@@ -94,5 +94,6 @@ def animate(
                                    crop=crop, paste_back=paste_back, stretch_clip=lia_demo_normalization,
                                    on_progress=on_progress)
     if not quiet:
-        best = f" (relative to driving frame {result.best_frame})" if result.best_frame is not None else ""
+        best = (f" (relative to driving frame {result.best_frame}, chosen by {result.best_frame_by})"
+                if result.best_frame is not None else "")
         typer.echo(f"wrote {result.frames} frames at {result.fps:g} fps to {output}{best}", err=True)
