@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -58,8 +59,12 @@ def test_fomm_entries_point_at_the_hub_and_the_others_at_their_official_pages() 
     assert registry["fomm-taichi"].default_mode == "absolute" and registry["fomm-vox"].default_mode == "relative"
     for name in ("lia-vox", "lia-ted", "monkeynet-moving-gif"):
         assert registry[name].sources == () and registry[name].download_page.startswith("https://github.com/")
-    assert registry["demo"].sources == (LocalFile(Path(__file__).parents[1] / "checkpoints" / "demo" /
-                                                  "demo.safetensors"),)
+    demo_file = Path(__file__).parents[1] / "checkpoints" / "demo" / "demo.safetensors"
+    (demo_source,) = registry["demo"].sources
+    assert isinstance(demo_source, LocalFile) and demo_source.path == demo_file
+    # The recorded size and hash are the shipped file's own.
+    assert demo_source.file_size == demo_file.stat().st_size
+    assert demo_source.sha256 == hashlib.sha256(demo_file.read_bytes()).hexdigest()
 
 
 def test_unknown_name_suggests_the_closest_one() -> None:
