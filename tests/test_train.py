@@ -201,3 +201,17 @@ def test_copy_source_baseline_measures_motion_only(tmp_path: Path) -> None:
     write_image(tmp_path / "moving.png", moving)
     total, count = copy_source_l1(tmp_path / "moving.png", 8)
     assert count == 3 and total == pytest.approx(0.4, abs=1e-6)
+
+
+@pytest.mark.parametrize("family", ["fomm", "lia"])
+def test_model_spec_fine_tunes_from_its_weights_and_config(family: str, data_root: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    train(options(family, data_root, first, config=str(config_file(family, tmp_path)), max_steps=1))
+    checkpoint = next(first.glob("last.*"))
+    # The model is a checkpoint path: its family and (sibling) config are read from it.
+    run = TrainingRun(options(checkpoint.as_posix(), data_root, tmp_path / "tuned", config=None))
+    started = {key: net.state_dict() for key, net in run.family.networks.items()}
+    for key, tensors in load_checkpoint_file(checkpoint).items():
+        if key in started:
+            assert all(torch.equal(tensors[name], value) for name, value in started[key].items())
+    assert run.family.family == family

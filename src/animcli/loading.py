@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,20 @@ def _find_config(checkpoint_path: Path, checkpoint: dict[str, Any]) -> dict[str,
     return inferred
 
 
-def load_model(checkpoint: str | Path | None = None, config: str | Path | dict[str, Any] | None = None, *,
-               model: str | None = None, device: str = "auto") -> AnimationModel:
-    """Build the family's model from ``config`` and strictly load ``checkpoint`` into it, in eval mode.
+@dataclass(frozen=True)
+class ResolvedCheckpoint:
+    """A checkpoint read from disk (or the Hub) with the config and family it belongs to."""
 
-    ``model`` is a registry name, ``hf://repo_id/filename[@rev]`` or a path; it supplies the checkpoint
-    and, unless ``config`` is given, the config and default transfer mode.
-    """
+    path: Path
+    state: dict[str, Any]
+    config: dict[str, Any]
+    family: str
+    default_mode: str | None = None
+
+
+def read_checkpoint(checkpoint: str | Path | None = None, config: str | Path | dict[str, Any] | None = None, *,
+                    model: str | None = None) -> ResolvedCheckpoint:
+    """Find, read and identify a checkpoint (see ``load_model`` for the arguments)."""
     default_mode = None
     if model is not None:
         from animcli.registry import resolve_model_spec
@@ -56,11 +64,22 @@ def load_model(checkpoint: str | Path | None = None, config: str | Path | dict[s
     checkpoint_path = Path(checkpoint)
     state = load_checkpoint_file(checkpoint_path)
     config_dict = resolve_config(config) if config is not None else _find_config(checkpoint_path, state)
-    cls = family_class(detect_family(config=config_dict))
-    if not cls.claims_checkpoint(state):
-        raise ModelError(f"checkpoint {checkpoint_path} is not a {cls.family} checkpoint, but the config is")
-    animation_model = cls(config_dict)
-    animation_model.load_checkpoint(state)
-    if default_mode is not None:
-        animation_model.default_mode = default_mode
+    family = detect_family(config=config_dict)
+    if not family_class(family).claims_checkpoint(state):
+        raise ModelError(f"checkpoint {checkpoint_path} is not a {family} checkpoint, but the config is")
+    return ResolvedCheckpoint(checkpoint_path, state, config_dict, family, default_mode)
+
+
+def load_model(checkpoint: str | Path | None = None, config: str | Path | dict[str, Any] | None = None, *,
+               model: str | None = None, device: str = "auto") -> AnimationModel:
+    """Build the family's model from ``config`` and strictly load ``checkpoint`` into it, in eval mode.
+
+    ``model`` is a registry name, ``hf://repo_id/filename[@rev]`` or a path; it supplies the checkpoint
+    and, unless ``config`` is given, the config and default transfer mode.
+    """
+    resolved = read_checkpoint(checkpoint, config, model=model)
+    animation_model = family_class(resolved.family)(resolved.config)
+    animation_model.load_checkpoint(resolved.state)
+    if resolved.default_mode is not None:
+        animation_model.default_mode = resolved.default_mode
     return animation_model.eval().to(resolve_device(device))

@@ -1,4 +1,4 @@
-"""``animcli train --model fomm|lia|monkeynet --config NAME|PATH --data ROOT --out RUN_DIR``."""
+"""``animcli train --model fomm|lia|monkeynet|MODEL --config NAME|PATH --data ROOT --out RUN_DIR``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ from pathlib import Path
 import typer
 
 from animcli.cli.app import app, user_errors
-
-
-class Family(str, Enum):
-    fomm = "fomm"
-    lia = "lia"
-    monkeynet = "monkeynet"
 
 
 class Perceptual(str, Enum):
@@ -30,12 +24,15 @@ class PrecisionChoice(str, Enum):
 
 @app.command()
 def train(
-    model: Family = typer.Option(..., "--model", "-m", help="Model family to train."),
+    model: str = typer.Option(..., "--model", "-m",
+                              help="Family to train from scratch (fomm, lia, monkeynet), or a model to fine-tune: "
+                                   "a registry name, hf://repo_id/filename\\[@rev] or a checkpoint path."),
     data: Path = typer.Option(..., "--data", help="Dataset root: ROOT/train and ROOT/test holding videos "
                                                   "(mp4/gif/mov, frame folders or png strips)."),
     out: Path = typer.Option(..., "--out", help="Run directory: config, last checkpoint, log.jsonl, samples/."),
     config: str = typer.Option(None, "--config", help="Training config: a yaml/json path or a shipped name "
-                                                      "(e.g. fomm-shapes-64). Not needed with --resume."),
+                                                      "(e.g. fomm-shapes-64). Not needed with --resume, nor "
+                                                      "when fine-tuning a model that has one."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
     max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps in total."),
     max_minutes: float = typer.Option(None, "--max-minutes", min=0.0, help="Stop after this many minutes."),
@@ -61,7 +58,7 @@ def train(
         from animcli.train import train as run_training
 
         result = run_training(TrainOptions(
-            model=model.value, data=data, out=out, config=config, resume=resume, max_steps=max_steps,
+            model=model, data=data, out=out, config=config, resume=resume, max_steps=max_steps,
             max_minutes=max_minutes, batch_size=batch_size, device=device, seed=seed,
             checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every,
             num_workers=num_workers, perceptual=perceptual.value, vgg_weights=vgg_weights,

@@ -29,10 +29,11 @@ from animcli.configs import resolve_config
 from animcli.data import EpochSampler, TrainingPairs
 from animcli.devices import resolve_device
 from animcli.errors import AnimcliError
+from animcli.loading import ResolvedCheckpoint, read_checkpoint
 from animcli.train.distributed import Distributed
 from animcli.train.precision import Precision, resolve_precision
 from animcli.train.samples import write_sample_grid
-from animcli.train.trainer import FamilyTrainer, TrainContext, trainer_class
+from animcli.train.trainer import TRAINER_MODULES, FamilyTrainer, TrainContext, trainer_class
 
 RESUME_KEY = "animcli_train"
 LOG_NAME = "log.jsonl"
@@ -44,6 +45,8 @@ class TrainError(AnimcliError):
 
 @dataclass
 class TrainOptions:
+    #: a family (fomm, lia, monkeynet) to train from scratch, or a model to fine-tune: a registry name,
+    #: ``hf://repo_id/filename[@rev]`` or a checkpoint path (its family and, without --config, its config)
     model: str
     data: Path
     out: Path
@@ -154,8 +157,18 @@ class StopRequest:
 # ------------------------------------------------------------------------------------------------- setup
 
 
-def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyTrainer]) -> dict[str, Any]:
-    """Fresh run: the given config (+ batch-size override). Resume: the run directory's own config."""
+def starting_point(options: TrainOptions) -> tuple[str, ResolvedCheckpoint | None]:
+    """The family to train, and the checkpoint to start from when ``--model`` names one (fine-tuning)."""
+    if options.model in TRAINER_MODULES:
+        return options.model, None
+    start = read_checkpoint(config=options.config, model=options.model)
+    return start.family, None if options.resume else start
+
+
+def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyTrainer],
+                   start: ResolvedCheckpoint | None = None) -> dict[str, Any]:
+    """Fresh run: the given config, else the starting checkpoint's (+ batch-size override). Resume: the run
+    directory's own config."""
     if options.resume:
         if not run.checkpoint.is_file():
             raise TrainError(f"nothing to resume: {run.checkpoint} does not exist")
@@ -163,9 +176,9 @@ def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyT
     if run.checkpoint.exists():
         raise TrainError(f"{run.path} already holds a training run; pass --resume to continue it, "
                          "or choose another --out")
-    if options.config is None:
+    if options.config is None and start is None:
         raise TrainError("--config is required for a new training run")
-    config = resolve_config(options.config)
+    config = start.config if start is not None and options.config is None else resolve_config(options.config)
     if options.batch_size is not None:
         config = trainer_cls.with_batch_size(config, options.batch_size)
     return config
@@ -200,9 +213,10 @@ class TrainingRun:
         device = self.world.device(resolve_device(options.device))
         self.world.init(device)
         self.device = device
-        trainer_cls = trainer_class(options.model)
+        family, start = starting_point(options)
+        trainer_cls = trainer_class(family)
         self.run = RunDir(options.out, trainer_cls)
-        config = prepare_config(options, self.run, trainer_cls)
+        config = prepare_config(options, self.run, trainer_cls, start)
         if self.world.is_main:
             self.run.path.mkdir(parents=True, exist_ok=True)
             if not options.resume:
@@ -223,6 +237,8 @@ class TrainingRun:
         self.position = Position()
         if options.resume:
             self.restore(load_checkpoint_file(self.run.checkpoint, map_location=device))
+        elif start is not None:
+            self.family.initialize(start.state)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save(self) -> None:

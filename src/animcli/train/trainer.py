@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from animcli.data import Augmentation, PairSampling
-from animcli.models.base import ModelError
+from animcli.models.base import ModelError, load_strict
 from animcli.train.losses import PerceptualLoss
 from animcli.train.precision import Precision
 from animcli.train.vgg import load_vgg19
@@ -172,6 +172,15 @@ class FamilyTrainer(ABC):
 
     def scheduler_states(self) -> dict[str, Any]:
         return {key: scheduler.state_dict() for key, scheduler in self.schedulers.items()}
+
+    def initialize(self, checkpoint: dict[str, Any]) -> None:
+        """Start from a trained checkpoint's networks (fine-tuning); optimisers and schedules start fresh.
+        A network the checkpoint lacks (published files often omit the discriminator) starts from scratch."""
+        for key, net in self.networks.items():
+            if key in checkpoint:
+                load_strict(net, checkpoint[key], key)
+            else:
+                warnings.warn(f"the starting checkpoint has no {key!r}: it is trained from scratch", stacklevel=2)
 
     def load(self, checkpoint: dict[str, Any], scheduler_states: dict[str, Any]) -> None:
         for key, net in self.networks.items():
