@@ -44,10 +44,6 @@ class Box:
         theirs = (other.width + 1) * (other.height + 1)
         return intersection / (own + theirs - intersection)
 
-    def union(self, other: Box) -> Box:
-        return Box(min(self.left, other.left), min(self.top, other.top),
-                   max(self.right, other.right), max(self.bottom, other.bottom))
-
     def scaled(self, factor: float) -> Box:
         """The box in a frame resized by `factor`."""
         return Box(self.left * factor, self.top * factor, self.right * factor, self.bottom * factor)

@@ -19,7 +19,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-import torch
 from torch import Tensor, nn
 
 from animcli.errors import ModelError
@@ -46,10 +45,6 @@ def motion_slice(motion: Motion, index: slice | int) -> Motion:
     if isinstance(index, int):
         index = slice(index, index + 1)
     return {key: value[index] for key, value in motion.items()}
-
-
-def motion_cat(motions: list[Motion]) -> Motion:
-    return {key: torch.cat([m[key] for m in motions]) for key in motions[0]}
 
 
 class AnimationModel(nn.Module, ABC):

@@ -80,7 +80,3 @@ def feature_matching(real_maps: Sequence[Tensor], fake_maps: Sequence[Tensor], w
         if weight:
             total = total + weight * l1(real, fake)
     return total
-
-
-def mean_losses(losses: dict[str, Tensor]) -> dict[str, float]:
-    return {name: float(value.detach()) for name, value in losses.items()}

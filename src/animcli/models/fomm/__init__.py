@@ -52,7 +52,7 @@ class FommModel(KeypointModel):
         super().__init__(config)
         self.kp_detector, self.generator = build_networks(config, align_corners)
         normalization = config.get("animate_params", {}).get("normalization_params", {})
-        self.config_mode = "relative" if normalization.get("use_relative_movement", True) else "absolute"
+        self.default_mode = "relative" if normalization.get("use_relative_movement", True) else "absolute"
         self.config_adapt_scale = bool(normalization.get("adapt_movement_scale", False))
 
     @classmethod
