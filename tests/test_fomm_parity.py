@@ -196,3 +196,10 @@ def test_vox_256_state_dict_layout_matches_official(reference_dir: Path, part: s
         official[name] = [int(v) for v in shape.strip("[] ").split(",") if v.strip()]
     ours = {name: list(tensor.shape) for name, tensor in module.state_dict().items()}
     assert ours == official
+
+
+def test_default_transfer_follows_the_config(fixtures: Path) -> None:
+    config = resolve_config(fixtures / "config.yaml")
+    assert FommModel(config).default_mode == "relative"
+    config["animate_params"]["normalization_params"]["use_relative_movement"] = False
+    assert FommModel(config).default_mode == "absolute"
