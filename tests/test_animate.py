@@ -284,3 +284,17 @@ def test_find_best_frame_uses_face_landmarks_when_installed(face_clip: Path, mod
                                  "--find-best-frame", *model_args])
     assert result.exit_code == 0, result.output
     assert "relative to driving frame 17, chosen by face landmarks" in result.output
+
+
+def test_keypoint_algebra_stays_float32_under_fp16_autocast(fixture_model, pngs) -> None:
+    from animcli.models.base import motion_slice
+
+    frames = torch.from_numpy(np.stack(_frames(pngs))).permute(0, 3, 1, 2).float() / 255
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.float16):
+        state = fixture_model.encode_source(frames[:1])
+        motion = fixture_model.encode_driving(frames)
+        transferred = fixture_model.transfer(state, motion, motion_slice(motion, 0), TransferOptions("relative"))
+        dense = fixture_model.generator.dense_motion_network
+        sparse = dense.sparse_motions((32, 32), transferred, state.kp)
+    assert transferred["jacobian"].dtype == torch.float32 and transferred["value"].dtype == torch.float32
+    assert sparse.dtype == torch.float32

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from animcli.models.base import ModelError, Motion
+from animcli.models.blocks import float32_region
 
 
 def hull_area(points: Tensor) -> float:
@@ -39,8 +40,9 @@ def normalize_kp(kp_source: Motion, kp_driving: Motion, kp_initial: Motion, rela
     scale = hull_scale(kp_source["value"], kp_initial["value"]) if adapt_scale else 1.0
     kp_new["value"] = (kp_driving["value"] - kp_initial["value"]) * scale + kp_source["value"]
     if relative_jacobian and "jacobian" in kp_driving:
-        jacobian_diff = kp_driving["jacobian"] @ torch.inverse(kp_initial["jacobian"])
-        kp_new["jacobian"] = jacobian_diff @ kp_source["jacobian"]
+        with float32_region(kp_driving["jacobian"]):
+            jacobian_diff = kp_driving["jacobian"].float() @ torch.inverse(kp_initial["jacobian"].float())
+            kp_new["jacobian"] = jacobian_diff @ kp_source["jacobian"].float()
     return kp_new
 
 

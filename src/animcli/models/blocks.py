@@ -202,16 +202,23 @@ def kp2gaussian(kp_value: Tensor, spatial_size: tuple[int, int], kp_variance: fl
 
 def _covariance_gaussian(diff: Tensor, covariance: Tensor) -> Tensor:
     """exp(-½ dᵀ Σ⁻¹ d); in float32 because half precision cannot invert small covariances."""
-    with torch.autocast(diff.device.type, enabled=False):
+    with float32_region(diff):
         precision = torch.linalg.inv(covariance.float())[..., None, None, :, :]
         diff32 = diff.float()
         mahalanobis = (diff32.unsqueeze(-2) @ precision @ diff32.unsqueeze(-1))[..., 0, 0]
         return torch.exp(-0.5 * mahalanobis)
 
 
+def float32_region(like: Tensor) -> torch.autocast:
+    """Autocast switched off, for the computations that must stay in float32 under fp16 inference: sampling grids,
+    keypoint/jacobian algebra (a float16 product loses the sub-pixel precision of coordinates, and CUDA has no
+    float16 matrix inverse), covariance inverses, LIA's QR and style modulation."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
 def grid_sample(image: Tensor, grid: Tensor, align_corners: bool = True, padding_mode: str = "zeros") -> Tensor:
     """Bilinear sampling kept in float32: fp16 sampling coordinates lose sub-pixel precision."""
-    with torch.autocast(image.device.type, enabled=False):
+    with float32_region(image):
         out = F.grid_sample(image.float(), grid.float(), mode="bilinear", padding_mode=padding_mode,
                             align_corners=align_corners)
     return out.to(image.dtype)

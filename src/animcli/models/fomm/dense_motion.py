@@ -8,7 +8,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from animcli.models.base import Motion
-from animcli.models.blocks import AntiAliasInterpolation2d, Hourglass, grid_sample, kp2gaussian, make_coordinate_grid
+from animcli.models.blocks import (
+    AntiAliasInterpolation2d,
+    Hourglass,
+    float32_region,
+    grid_sample,
+    kp2gaussian,
+    make_coordinate_grid,
+)
 
 
 class DenseMotionNetwork(nn.Module):
@@ -40,13 +47,14 @@ class DenseMotionNetwork(nn.Module):
 
     def sparse_motions(self, shape: tuple[int, int], kp_driving: Motion, kp_source: Motion) -> Tensor:
         """(B, K+1, h, w, 2): slot 0 identity, slot k+1 the first-order approximation around keypoint k."""
-        value_driving = kp_driving["value"]
+        value_driving = kp_driving["value"].float()
         identity = make_coordinate_grid(shape, value_driving)[None, None]  # 1,1,h,w,2
         coordinate = identity - value_driving[:, :, None, None]  # B,K,h,w,2
         if "jacobian" in kp_driving:
-            jacobian = kp_source["jacobian"] @ torch.inverse(kp_driving["jacobian"])  # B,K,2,2
-            coordinate = (jacobian[:, :, None, None] @ coordinate.unsqueeze(-1)).squeeze(-1)
-        driving_to_source = coordinate + kp_source["value"][:, :, None, None]
+            with float32_region(value_driving):
+                jacobian = kp_source["jacobian"].float() @ torch.inverse(kp_driving["jacobian"].float())  # B,K,2,2
+                coordinate = (jacobian[:, :, None, None] @ coordinate.unsqueeze(-1)).squeeze(-1)
+        driving_to_source = coordinate + kp_source["value"].float()[:, :, None, None]
         b = value_driving.shape[0]
         return torch.cat([identity.expand(b, 1, *shape, 2), driving_to_source], dim=1)
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from animcli.models import blocks
+from animcli.models.blocks import float32_region
 from animcli.models.lia.architecture import LiaArchitecture
 from animcli.models.lia.direction import Direction
 from animcli.models.lia.layers import Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample, at_least_float32
@@ -43,7 +44,7 @@ class ModulatedConv2d(nn.Module):
 
     def sample_weights(self, style: Tensor) -> Tensor:
         """(B, out, in, k, k) modulated kernels, computed in float32 (the demodulation norm is a sum of squares)."""
-        with torch.autocast(style.device.type, enabled=False):
+        with float32_region(style):
             channel_scales = self.modulation(at_least_float32(style))
             weight = self.scale * self.weight * channel_scales[:, None, :, None, None]
             if self.demodulate:
@@ -126,7 +127,7 @@ class ToFlow(nn.Module):
         """(warped features, blended map for the next layer, flow logits for the next level's skip)."""
         # Flow logits accumulate over all levels and set sub-pixel sampling positions: kept in float32
         # (a 3-channel 1×1 conv, cheap next to the styled convs).
-        with torch.autocast(x.device.type, enabled=False):
+        with float32_region(x):
             logits = self.conv(at_least_float32(x), style) + self.bias
             if skip is not None:
                 logits = logits + self.upsample(skip)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from animcli.models.blocks import float32_region
 from animcli.models.lia.layers import at_least_float32
 
 #: added to every entry before the QR, as the official code does (keeps the factorisation well defined).
@@ -24,7 +25,7 @@ class Direction(nn.Module):
         Householder QR (LAPACK/cuSOLVER) does not force diag(R) > 0; the published models were trained with
         its sign convention, so a Gram–Schmidt basis would flip some directions.
         """
-        with torch.autocast(self.weight.device.type, enabled=False):
+        with float32_region(self.weight):
             q, _ = torch.linalg.qr(at_least_float32(self.weight) + QR_JITTER, mode="reduced")
         return q
 
