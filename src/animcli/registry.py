@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from animcli.errors import AnimcliError
+from animcli.files import atomic_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -598,24 +599,13 @@ def dump_registry(models: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as temp:
-            temp.write(text)
-        os.replace(temp_name, path)
-    finally:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-
-
 def write_user_entry(name: str, fields: dict[str, Any]) -> Path:
     """Merge ``fields`` into the user's registry entry ``name`` and save the file."""
     target = user_registry_file()
     models = read_registry_file(target, required=False)
     models[name] = {**models.get(name, {}), **fields}
-    write_text_atomically(target, dump_registry(models))
+    with atomic_path(target) as temporary:
+        temporary.write_text(dump_registry(models), encoding="utf-8")
     return target
 
 

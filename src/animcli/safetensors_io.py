@@ -10,14 +10,13 @@ family and the config as a JSON string, which makes the file self-describing: no
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from animcli.files import atomic_path
 from animcli.models.base import ModelError
 from animcli.registry import sha256_of_file
 
@@ -99,16 +98,8 @@ def write_safetensors_checkpoint(
     from safetensors.torch import save_file
 
     flat = flatten_state_dicts(network_state_dicts(checkpoint))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target and renamed on success: an interrupted run never leaves a truncated file.
-    handle, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
-    os.close(handle)
-    try:
-        save_file(flat, temp_name, metadata=header_metadata(family, config, source_sha256))
-        os.replace(temp_name, output)
-    finally:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
+    with atomic_path(output) as temporary:
+        save_file(flat, str(temporary), metadata=header_metadata(family, config, source_sha256))
     return output
 
 

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from animcli.errors import AnimcliError
+from animcli.files import atomic_path, temporary_sibling
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi", ".mkv", ".gif", ".m4v")
@@ -89,7 +89,7 @@ def write_image(path: str | Path, image: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(path.suffix.lower(), np.ascontiguousarray(image[..., ::-1]))
     if not ok:
         raise VideoError(f"{path}: could not encode the image")
-    with _atomic_file(path) as temporary:
+    with atomic_path(path) as temporary:
         temporary.write_bytes(encoded.tobytes())
     return path
 
@@ -397,7 +397,7 @@ class FfmpegWriter(VideoWriter):
         self.container = container
         self.audio_from = audio_from if container.audio_codec and _has_audio(audio_from) else None
         self.audio_start = audio_start
-        self._temporary = None if path is None else _temporary_sibling(path)
+        self._temporary = None if path is None else temporary_sibling(path)
         self._process: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
         self._stdout_pump: threading.Thread | None = None
@@ -470,7 +470,7 @@ class FfmpegWriter(VideoWriter):
 
     def _mux_audio(self) -> None:
         """Add the audio of `audio_from`, cut to the video's duration; on failure keep the silent video."""
-        muxed = _temporary_sibling(self.path)
+        muxed = temporary_sibling(self.path)
         duration = self.frames_written / self.fps
         command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
                    "-i", str(self._temporary), *self._audio_input(), "-map", "0:v:0", "-map", "1:a:0",
@@ -504,7 +504,7 @@ class FrameDirWriter(VideoWriter):
         super().__init__(str(directory), fps)
         self.directory = directory
         directory.parent.mkdir(parents=True, exist_ok=True)
-        self._temporary = _temporary_sibling(directory)
+        self._temporary = temporary_sibling(directory)
         self._temporary.mkdir()
 
     def _start(self, size: tuple[int, int]) -> None:
@@ -583,22 +583,6 @@ def _has_audio(path: Path | None) -> bool:
     except VideoError as exc:
         print(f"animcli: warning: no audio taken from {path}: {exc}", file=sys.stderr)
         return False
-
-
-def _temporary_sibling(path: Path) -> Path:
-    """A hidden name in the same directory (so the final rename is atomic), keeping the suffix for ffmpeg."""
-    return path.with_name(f".{path.stem}.partial-{secrets.token_hex(4)}{path.suffix}")
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_sibling(path)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _pump(source: IO[bytes]) -> None:

@@ -24,4 +24,5 @@ def demo(
 
         with frame_progress(quiet, "demo") as on_progress:
             result = run_demo(out, seed=seed, num_frames=frames, device=device, on_progress=on_progress)
-    typer.echo(f"wrote {out / 'result.mp4'} ({result.frames} frames: source | driving | result)", err=True)
+    if not quiet:
+        typer.echo(f"wrote {out / 'result.mp4'} ({result.frames} frames: source | driving | result)", err=True)

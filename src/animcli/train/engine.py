@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from animcli.configs import resolve_config
 from animcli.data import EpochSampler, TrainingPairs
 from animcli.devices import resolve_device
 from animcli.errors import AnimcliError
+from animcli.files import atomic_path
 from animcli.loading import ResolvedCheckpoint, read_checkpoint
 from animcli.train.distributed import Distributed
 from animcli.train.precision import Precision, resolve_precision
@@ -96,17 +96,8 @@ class RunDir:
     def write_config(self, config: dict[str, Any]) -> None:
         text = (json.dumps(config, indent=1) if self.config.suffix == ".json"
                 else yaml.safe_dump(config, sort_keys=False))
-        atomic_write(self.config, lambda tmp: tmp.write_text(text))
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary sibling renamed over ``path``: readers never see a partial file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        with atomic_path(self.config) as temporary:
+            temporary.write_text(text)
 
 
 # -------------------------------------------------------------------------------------------- RNG state
@@ -253,7 +244,8 @@ class TrainingRun:
             "schedulers": self.family.scheduler_states(), "scaler": self.precision.state_dict(),
             "rng": rng_states,
         }
-        atomic_write(self.run.checkpoint, lambda tmp: torch.save(checkpoint, tmp))
+        with atomic_path(self.run.checkpoint) as temporary:
+            torch.save(checkpoint, temporary)
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get(RESUME_KEY)
