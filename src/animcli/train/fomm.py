@@ -29,8 +29,7 @@ from animcli.train.trainer import (
     TrainContext,
     adam_step_order,
     keypoint_family_networks,
-    keypoint_family_optimizers,
-    multistep,
+    keypoint_family_optimization,
 )
 
 
@@ -122,10 +121,9 @@ class FommTrainer(FamilyTrainer):
         self.use_gan = bool(train_params["loss_weights"]["generator_gan"])
         self.discriminator_full = context.parallel(
             DiscriminatorFullModel(discriminator, train_params).to(context.device)) if self.use_gan else None
-        self.optimizers = keypoint_family_optimizers(
-            self.networks, {name: train_params[f"lr_{name}"] for name in ("generator", "discriminator", "kp_detector")})
-        milestones = train_params.get("epoch_milestones") or []
-        self.schedulers = {key: multistep(optimizer, milestones) for key, optimizer in self.optimizers.items()}
+        self.optimizers, self.schedulers = keypoint_family_optimization(
+            self.networks, {name: train_params[f"lr_{name}"] for name in ("generator", "discriminator", "kp_detector")},
+            train_params.get("epoch_milestones") or [])
 
     @staticmethod
     def frame_shape(config: dict[str, Any]) -> tuple[int, int]:

@@ -22,8 +22,7 @@ from animcli.train.trainer import (
     TrainContext,
     adam_step_order,
     keypoint_family_networks,
-    keypoint_family_optimizers,
-    multistep,
+    keypoint_family_optimization,
 )
 
 
@@ -85,11 +84,9 @@ class MonkeyNetTrainer(FamilyTrainer):
             GeneratorFullModel(kp_detector, generator, discriminator, train_params).to(context.device))
         self.discriminator_full = context.parallel(
             DiscriminatorFullModel(discriminator, train_params).to(context.device))
-        lr = train_params["lr"]
-        self.optimizers = keypoint_family_optimizers(
-            self.networks, {name: lr for name in ("generator", "discriminator", "kp_detector")})
-        milestones = train_params.get("epoch_milestones") or []
-        self.schedulers = {key: multistep(optimizer, milestones) for key, optimizer in self.optimizers.items()}
+        self.optimizers, self.schedulers = keypoint_family_optimization(
+            self.networks, dict.fromkeys(("generator", "discriminator", "kp_detector"), train_params["lr"]),
+            train_params.get("epoch_milestones") or [])
 
     def official_entries(self, epoch: int, step: int) -> dict[str, Any]:
         return {"epoch": epoch, "it": step}

@@ -209,16 +209,16 @@ def keypoint_family_networks(config: dict[str, Any], context: TrainContext, buil
     }
 
 
-def keypoint_family_optimizers(networks: dict[str, nn.Module],
-                               learning_rates: dict[str, float]) -> dict[str, torch.optim.Optimizer]:
-    """FOMM's and Monkey-Net's three Adams (betas 0.5, 0.999), under their official checkpoint keys."""
-    return {f"optimizer_{name}": torch.optim.Adam(networks[name].parameters(), lr=lr, betas=(0.5, 0.999))
-            for name, lr in learning_rates.items()}
-
-
-def multistep(optimizer: torch.optim.Optimizer, milestones: list[int]) -> torch.optim.lr_scheduler.MultiStepLR:
-    """The official per-epoch learning-rate decay (×0.1 at each milestone epoch)."""
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=0.1)
+def keypoint_family_optimization(
+    networks: dict[str, nn.Module], learning_rates: dict[str, float], milestones: list[int]
+) -> tuple[dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.MultiStepLR]]:
+    """FOMM's and Monkey-Net's three Adams (betas 0.5, 0.999) under their official checkpoint keys, each with
+    the official per-epoch decay (×0.1 at every milestone epoch)."""
+    optimizers = {f"optimizer_{name}": torch.optim.Adam(networks[name].parameters(), lr=lr, betas=(0.5, 0.999))
+                  for name, lr in learning_rates.items()}
+    schedulers = {key: torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=0.1)
+                  for key, optimizer in optimizers.items()}
+    return optimizers, schedulers
 
 
 def trainer_class(family: str) -> type[FamilyTrainer]:
