@@ -172,8 +172,11 @@ def test_two_process_gloo_ddp_keeps_replicas_identical(data_root: Path, tmp_path
 
 def test_ctrl_c_finishes_the_step_checkpoints_and_can_resume(data_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
+    # Enough epochs that the run cannot finish before the signal arrives, however fast the machine.
+    config = tiny_fomm_config()
+    config["train_params"]["num_epochs"] = 10_000
     command = [sys.executable, "-m", "animcli", "train", "--model", "fomm", "--config",
-               str(config_file("fomm", tmp_path)), "--data", str(data_root), "--out", str(out),
+               str(write_config(config, tmp_path / "long.yaml")), "--data", str(data_root), "--out", str(out),
                "--perceptual", "none", "--log-every", "1", "--quiet"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
