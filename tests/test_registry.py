@@ -12,17 +12,11 @@ from typer.testing import CliRunner
 
 from animcli.cli import app
 from animcli.configs import shipped_config_names
-from animcli.registry import (
-    HubFile,
-    LocalFile,
-    RegistryError,
-    dump_registry,
-    load_registry,
-    parse_hub_uri,
-    resolve_model_spec,
-    sha256_of_file,
-    tomllib,
-)
+from animcli.errors import RegistryError
+from animcli.fetch import resolve_model_spec
+from animcli.files import sha256_of_file
+from animcli.hub import HubFile, parse_hub_uri
+from animcli.registry import LocalFile, dump_registry, load_registry, tomllib
 
 PUBLISHED_FOMM = ["vox", "vox-adv", "taichi", "taichi-adv", "mgif", "bair", "fashion", "nemo"]
 

@@ -22,7 +22,9 @@ from typer.testing import CliRunner
 
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
-from animcli.registry import RegistryError, list_models, resolve_model_spec, sha256_of_file
+from animcli.errors import RegistryError
+from animcli.fetch import list_models, resolve_model_spec
+from animcli.files import sha256_of_file
 
 REPO_TYPE_PREFIXES = {"spaces": "space", "datasets": "dataset"}
 

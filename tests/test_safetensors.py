@@ -14,7 +14,8 @@ from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
 from animcli.loading import load_model
 from animcli.models.base import ModelError
-from animcli.safetensors_io import convert_checkpoint, load_safetensors_checkpoint, read_safetensors_header
+from animcli.publishing import convert_checkpoint
+from animcli.safetensors_io import load_safetensors_checkpoint, read_safetensors_header
 
 
 @pytest.fixture()

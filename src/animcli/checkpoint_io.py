@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from animcli.models.base import ModelError
+from animcli.errors import ModelError
+from animcli.safetensors_io import load_safetensors_checkpoint
 
 SAFE_EXTRA_GLOBALS = [argparse.Namespace]
 # torch names the first object it refused ("Unsupported global: GLOBAL module.name"): what users need to see.
@@ -64,8 +65,6 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = "c
     if not path.is_file():
         raise ModelError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
-        from animcli.safetensors_io import load_safetensors_checkpoint
-
         return load_safetensors_checkpoint(path, map_location)
     try:
         with torch.serialization.safe_globals(SAFE_EXTRA_GLOBALS):

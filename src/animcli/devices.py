@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import torch
 
-from animcli.models.base import ModelError
+from animcli.errors import ModelError
 
 
 def resolve_device(spec: str = "auto") -> torch.device:

@@ -9,3 +9,7 @@ class AnimcliError(Exception):
 
 class ModelError(AnimcliError, ValueError):
     """A checkpoint or config that does not describe a usable model."""
+
+
+class RegistryError(AnimcliError):
+    """A model name, registry file or download that cannot be used (shown to users as one line)."""

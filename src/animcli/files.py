@@ -1,4 +1,5 @@
-"""Writing users' files safely: into a hidden sibling first, renamed over the target only on success.
+"""Users' files: written safely (into a hidden sibling first, renamed over the target only on success) and
+identified by content (sha256).
 
 A failed or interrupted write therefore never leaves a truncated file or clobbers an existing one, and the
 rename is atomic because both names are in the same directory.
@@ -7,6 +8,7 @@ rename is atomic because both names are in the same directory.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -37,3 +39,12 @@ def _default_file_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def sha256_of_file(path: Path, chunk_size: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks (checkpoints are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

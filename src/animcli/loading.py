@@ -9,6 +9,7 @@ from typing import Any
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.configs import load_config_file, resolve_config
 from animcli.devices import resolve_device
+from animcli.fetch import resolve_model_spec
 from animcli.models import detect_family, family_class
 from animcli.models.base import AnimationModel, ModelError
 
@@ -53,8 +54,6 @@ def read_checkpoint(checkpoint: str | Path | None = None, config: str | Path | d
     """Find, read and identify a checkpoint (see ``load_model`` for the arguments)."""
     default_mode = None
     if model is not None:
-        from animcli.registry import resolve_model_spec
-
         resolved = resolve_model_spec(model)
         checkpoint = resolved.checkpoint
         config = config if config is not None else resolved.config

@@ -17,8 +17,7 @@ from typing import Any
 import torch
 
 from animcli.files import atomic_path
-from animcli.models.base import ModelError
-from animcli.registry import sha256_of_file
+from animcli.errors import ModelError
 
 FORMAT_NAME = "animcli-checkpoint"
 ENTRY_SEPARATOR = "/"
@@ -134,35 +133,3 @@ def load_safetensors_checkpoint(path: str | Path, map_location: str | torch.devi
     if header.config is not None:
         checkpoint["config"] = header.config
     return checkpoint
-
-
-def convert_checkpoint(
-    source: Path,
-    output: Path,
-    config: str | Path | dict[str, Any] | None = None,
-    *,
-    trust_pickle: bool = False,
-) -> SafetensorsHeader:
-    """Convert an official checkpoint to a self-describing safetensors file.
-
-    The input is read with the safe loader unless ``trust_pickle`` (the user vouches for the file). The config
-    (a shipped name, a path or a dict) is stored in the header; without one, a safetensors input keeps its
-    own, and the family is recorded from the checkpoint's layout.
-    """
-    from animcli.checkpoint_io import load_checkpoint_file, load_trusted_pickle
-    from animcli.configs import resolve_config
-    from animcli.models import detect_family
-
-    if output.suffix != ".safetensors":
-        raise ModelError(f"the output file must end in .safetensors, not {output.name!r}")
-    if output.resolve() == source.resolve():
-        raise ModelError(f"refusing to convert {source} onto itself")
-    trusted = trust_pickle and source.suffix != ".safetensors"
-    checkpoint = load_trusted_pickle(source) if trusted else load_checkpoint_file(source)
-    config_dict = resolve_config(config) if config is not None else checkpoint.get("config")
-    family = detect_family(config=config_dict, checkpoint=checkpoint)
-    header = SafetensorsHeader(family, config_dict, sha256_of_file(source))
-    write_safetensors_checkpoint(
-        checkpoint, output, family=header.family, config=header.config, source_sha256=header.source_sha256
-    )
-    return header

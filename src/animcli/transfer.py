@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from animcli.models.base import ModelError, Motion
+from animcli.errors import ModelError
+from animcli.models.base import Motion
 from animcli.models.blocks import float32_region
 
 

@@ -43,7 +43,7 @@ def list_command(
 ) -> None:
     """Every known model, its licence and whether a local copy exists (never touches the network)."""
     with user_errors():
-        from animcli.registry import list_models
+        from animcli.fetch import list_models
 
         listings = list_models()
         if as_json:
@@ -65,7 +65,7 @@ def pull_command(
 ) -> None:
     """Download a model into the Hugging Face cache (HF_HOME) and print its local path."""
     with user_errors():
-        from animcli.registry import resolve_model_spec
+        from animcli.fetch import resolve_model_spec
 
         typer.echo(str(resolve_model_spec(name).checkpoint))
 
@@ -78,7 +78,7 @@ def import_command(
 ) -> None:
     """Register a hand-downloaded checkpoint for `--model NAME` (it is loaded first, as a check)."""
     with user_errors():
-        from animcli.registry import import_model
+        from animcli.publishing import import_model
 
         registry_file = import_model(name, path, config)
         typer.echo(f"registered {name} -> {path.expanduser().resolve()} in {registry_file}")
@@ -99,7 +99,7 @@ def convert_command(
 ) -> None:
     """Convert a checkpoint to safetensors, with its family and config in the file's header."""
     with user_errors():
-        from animcli.safetensors_io import convert_checkpoint
+        from animcli.publishing import convert_checkpoint
 
         header = convert_checkpoint(source, output, config, trust_pickle=trust_pickle)
         config_note = "config included" if header.config else "no config: pass --config when loading"
@@ -115,6 +115,6 @@ def push_command(
 ) -> None:
     """Upload a model as safetensors, with its config and a model card, to your own Hub repository."""
     with user_errors():
-        from animcli.registry import push_model
+        from animcli.publishing import push_model
 
         typer.echo(push_model(name, repo_id, config=config, private=private))

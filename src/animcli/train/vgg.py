@@ -14,9 +14,9 @@ import torch
 from torch import Tensor, nn
 
 from animcli.errors import AnimcliError
+from animcli.hub import HubFile, HubSettings, SourceUnavailable, cached_hub_file, download_hub_file
 
-HUB_REPO = "timm/vgg19.tv_in1k"
-HUB_FILE = "model.safetensors"
+HUB_WEIGHTS = HubFile(repo_id="timm/vgg19.tv_in1k", filename="model.safetensors")
 # Convolution widths up to conv5_1; "M" is a 2×2 max-pool. Indices in the Sequential then match torchvision.
 LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512)
 # Feature taps after relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1: end indices of the official slices.
@@ -100,18 +100,16 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
 
 def hub_weights_path() -> Path:
     """The cached timm VGG19 safetensors file, downloaded first when it is not cached yet."""
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-
-    cached = try_to_load_from_cache(HUB_REPO, HUB_FILE)
-    if isinstance(cached, str):
-        return Path(cached)
+    settings = HubSettings.from_environment()
+    cached = cached_hub_file(HUB_WEIGHTS, settings)
+    if cached is not None:
+        return cached
     try:
-        return Path(hf_hub_download(HUB_REPO, HUB_FILE))
-    except Exception as exc:  # noqa: BLE001 - offline, blocked, rate-limited…: all mean "not available"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return download_hub_file(HUB_WEIGHTS, settings)
+    except SourceUnavailable as exc:
         raise VggWeightsError(
-            f"cannot get the VGG19 weights for the perceptual loss from the Hugging Face Hub ({HUB_REPO}: "
-            f"{reason}); pass --vgg-weights PATH (torchvision vgg19-dcbb9e9d.pth or timm model.safetensors), "
+            f"cannot get the VGG19 weights for the perceptual loss from the Hugging Face Hub ({HUB_WEIGHTS.repo_id}: "
+            f"{exc}); pass --vgg-weights PATH (torchvision vgg19-dcbb9e9d.pth or timm model.safetensors), "
             "or --perceptual none to train with a pixel L1 pyramid instead"
         ) from None
 
