@@ -11,8 +11,8 @@ from typing import Any
 from animcli.checkpoint_io import load_checkpoint_file, load_trusted_pickle
 from animcli.configs import resolve_config
 from animcli.errors import ModelError, RegistryError
-from animcli.files import sha256_of_file
 from animcli.fetch import resolve_model_spec
+from animcli.files import sha256_of_file
 from animcli.hub import HUB_SCHEME, HubSettings, hub_failure_reason, transfer_errors
 from animcli.loading import load_model
 from animcli.models import detect_family

@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from animcli.files import atomic_path
 from animcli.errors import ModelError
+from animcli.files import atomic_path
 
 FORMAT_NAME = "animcli-checkpoint"
 ENTRY_SEPARATOR = "/"
