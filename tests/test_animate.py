@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from animcli.animate import Animator
 from animcli.cli import app
 from animcli.loading import load_model
+from animcli.media import open_video, read_image
 from animcli.models.base import TransferOptions
-from animcli.video import open_video, read_image
 
 runner = CliRunner()
 MODE_FLAGS = {
@@ -59,7 +59,7 @@ def pngs(fomm_fixtures: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 @pytest.fixture(scope="module")
 def driving_mp4(pngs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from animcli.video import open_writer
+    from animcli.media import open_writer
 
     path = tmp_path_factory.mktemp("mp4") / "driving.mp4"
     with open_video(pngs[1]) as frames, open_writer(path, fps=10) as writer:
@@ -221,7 +221,7 @@ def test_size_option(pngs, model_args, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def face_clip(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 30 frames of a real talking-head video, with its audio."""
-    from animcli.video import open_writer
+    from animcli.media import open_writer
 
     original = shared_dir / "samples" / "lia-demo" / "vox" / "driving2.mp4"
     path = tmp_path_factory.mktemp("face") / "clip.mp4"

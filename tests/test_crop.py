@@ -15,7 +15,7 @@ from animcli.crop import Box, CropBox, CropOptions, NoFaceError, crop_source_ima
 from animcli.crop.detectors import get_detector
 from animcli.crop.tubes import track_faces
 from animcli.faces import dlib_available
-from animcli.video import open_video, probe_video, read_image, write_image, write_video
+from animcli.media import open_video, probe_video, read_image, write_image, write_video
 
 SAMPLE_FACES = ["vox/macron.png", "vox/mona_lisa.png", "vox/monroe.png", "vox/taylor.png",
                 "ted/subject1.png", "ted/subject2.png", "ted/subject3.png"]

@@ -9,7 +9,7 @@ import pytest
 
 from animcli.data import Augmentation, DatasetError, EpochSampler, PairSampling, TrainingPairs, read_video, split_videos
 from animcli.data.augment import fit_frames
-from animcli.video import write_image, write_video
+from animcli.media import write_image, write_video
 
 
 def indexed_clip(num_frames: int, size: int = 8) -> np.ndarray:

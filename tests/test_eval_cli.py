@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from animcli.cli import app
-from animcli.video import FrameDirWriter, read_image
+from animcli.media import FrameDirWriter, read_image
 
 runner = CliRunner()
 

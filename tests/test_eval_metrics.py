@@ -19,7 +19,7 @@ from animcli.evaluation.metrics import (
     select_metrics,
 )
 from animcli.evaluation.report import Report, VideoRecord
-from animcli.video import read_image
+from animcli.media import read_image
 
 faces_available = builtin_metrics()["akd"].available()
 needs_faces = pytest.mark.skipif(not faces_available, reason="dlib / face-recognition-models not installed")

@@ -12,7 +12,7 @@ import test_lia_parity as parity
 from typer.testing import CliRunner
 
 from animcli.cli import app
-from animcli.video import open_video
+from animcli.media import open_video
 
 # The fixture-loading fixtures live in test_lia_parity; pytest finds them as module attributes.
 expected = parity.expected

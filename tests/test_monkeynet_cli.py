@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from animcli.cli import app
-from animcli.video import open_video
+from animcli.media import open_video
 
 runner = CliRunner()
 

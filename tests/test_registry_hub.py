@@ -275,7 +275,7 @@ def test_push_uploads_safetensors_config_and_card_that_pull_back(
 
 
 def animate_frames(arguments: list[str], output: Path) -> np.ndarray:
-    from animcli.video import read_image
+    from animcli.media import read_image
 
     result = CliRunner().invoke(app, ["animate", *arguments, "-o", str(output), "--quiet", "--device", "cpu"])
     assert result.exit_code == 0, result.output
@@ -285,7 +285,7 @@ def animate_frames(arguments: list[str], output: Path) -> np.ndarray:
 def test_animate_with_a_model_pulled_from_the_hub_and_its_safetensors_conversion(
     hub: StandInHub, tmp_path: Path, fomm_fixture, reference_dir: Path
 ) -> None:
-    from animcli.video import write_image
+    from animcli.media import write_image
 
     checkpoint, config = fomm_fixture
     hub.add_file("org/fomm-small", "checkpoint.pth.tar", checkpoint.read_bytes())

@@ -193,8 +193,8 @@ def test_ctrl_c_finishes_the_step_checkpoints_and_can_resume(data_root: Path, tm
 
 
 def test_copy_source_baseline_measures_motion_only(tmp_path: Path) -> None:
+    from animcli.media import write_image
     from animcli.train.validation import copy_source_l1
-    from animcli.video import write_image
 
     still = np.full((8, 8 * 3, 3), 90, np.uint8)
     write_image(tmp_path / "still.png", still)

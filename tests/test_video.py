@@ -13,7 +13,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from animcli.video import (
+from animcli.cli.app import reported_warnings
+from animcli.media import (
     VideoError,
     open_video,
     open_writer,
@@ -123,7 +124,7 @@ def test_reader_is_streaming_and_reiterable(tmp_path: Path) -> None:
 
 STDIO_SCRIPT = """
 import sys
-from animcli.video import open_video, open_writer
+from animcli.media import open_video, open_writer
 with open_video("-") as reader:
     sys.stderr.write(f"{reader.frame_count} {reader.has_audio} {reader.path.exists()}\\n")
     with open_writer("-", reader.fps, audio_from=reader.path) as writer:
@@ -168,7 +169,8 @@ def test_shorter_audio_does_not_shorten_the_video(tmp_path: Path) -> None:
 def test_unusable_audio_source_warns_and_keeps_the_video(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_video(tmp_path / "out.mp4", moving_square_frames(), FPS, audio_from=tmp_path / "missing.mp4")
+    with reported_warnings():
+        write_video(tmp_path / "out.mp4", moving_square_frames(), FPS, audio_from=tmp_path / "missing.mp4")
     assert probe_video(tmp_path / "out.mp4")["frame_count"] == 8
     assert "warning" in capsys.readouterr().err
 

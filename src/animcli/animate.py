@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from animcli.devices import inference_precision, use_fp16
+from animcli.media import resize_square
 from animcli.models.base import AnimationModel, Motion, TransferOptions, motion_slice
-from animcli.video import resize_square
 
 
 @dataclass

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from animcli.animate import Animator
 from animcli.loading import load_model
+from animcli.media import open_writer, write_image
 from animcli.pipeline import AnimationResult, OutputStyle, animate_files
 from animcli.synth import synth_source_and_driving
-from animcli.video import open_writer, write_image
 
 DEMO_MODEL = "demo"
 

@@ -13,3 +13,7 @@ class ModelError(AnimcliError, ValueError):
 
 class RegistryError(AnimcliError):
     """A model name, registry file or download that cannot be used (shown to users as one line)."""
+
+
+class VideoError(AnimcliError):
+    """A missing, unreadable or unsupported image/video, or an output that cannot be written."""

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from animcli.animate import AnimatedBatch, Animator
+from animcli.media import VideoReader, open_video, open_writer, read_image, resize_square
 from animcli.models.base import Motion
-from animcli.video import VideoReader, open_video, open_writer, read_image, resize_square
 from animcli.visualize import draw_keypoints, side_by_side
 
 

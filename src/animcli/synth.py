@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animcli.video import write_image
+from animcli.media import write_image
 
 SUPERSAMPLE = 2
 SHAPE_KINDS = ("ellipse", "rectangle", "triangle", "star")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Iterator
 
 import typer
@@ -32,13 +33,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    typer.echo(f"animcli: warning: {message}", err=True)
+
+
+@contextlib.contextmanager
+def reported_warnings() -> Iterator[None]:
+    """Show the library's warnings as ``animcli: warning: …`` lines (no file name, no source line)."""
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn expected failures into one line + exit 2; Ctrl-C into exit 130."""
     from animcli.errors import AnimcliError
 
     try:
-        yield
+        with reported_warnings():
+            yield
     except AnimcliError as exc:
         raise fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:

@@ -50,7 +50,7 @@ def crop(
         raise fail("missing --output/-o")
     with user_errors():
         from animcli.crop import CropOptions, parse_box, parse_face
-        from animcli.video import IMAGE_SUFFIXES
+        from animcli.media import IMAGE_SUFFIXES
 
         options = CropOptions(size=size, increase=increase, iou_with_initial=iou_with_initial,
                               min_frames=min_frames, detector=detector, face=parse_face(face),
@@ -67,7 +67,7 @@ def crop(
 def _crop_image(input_path: str, output: Path | None, options: CropOptions, print_commands: bool) -> list[dict]:
     from animcli.crop import Segment, image_crop_boxes, segment_paths, segment_record
     from animcli.errors import AnimcliError
-    from animcli.video import read_image, write_image
+    from animcli.media import read_image, write_image
 
     if print_commands:
         raise AnimcliError("--print-commands applies to videos")
@@ -82,7 +82,7 @@ def _crop_image(input_path: str, output: Path | None, options: CropOptions, prin
 def _crop_video(input_path: str, output: Path | None, options: CropOptions,
                 print_commands: bool) -> list[dict]:
     from animcli.crop import find_segments, official_commands, segment_paths, segment_record, write_segments
-    from animcli.video import open_video
+    from animcli.media import open_video
 
     with open_video(input_path) as reader:
         segments = find_segments(reader, options)

@@ -18,7 +18,7 @@ from animcli.crop.detectors import DETECTORS, get_detector
 from animcli.crop.paste_back import paste_back
 from animcli.crop.tubes import MotionBounds, Segment, segments_from_trajectories, select_faces, track_faces
 from animcli.errors import AnimcliError
-from animcli.video import VideoReader, VideoWriter, open_writer
+from animcli.media import VideoReader, VideoWriter, open_writer
 
 AUTO = "auto"
 

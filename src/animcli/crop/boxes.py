@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from animcli.video import resize_square
+from animcli.media import resize_square
 
 
 @dataclass(frozen=True)

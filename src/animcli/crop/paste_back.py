@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import cv2
 import numpy as np
 
 from animcli.crop.boxes import CropBox
+from animcli.media import resize_square
 
 # Width of the soft edge, as a fraction of the crop side.
 DEFAULT_FEATHER = 0.12
@@ -21,8 +21,7 @@ def paste_back(full_source: np.ndarray, animated_crop: np.ndarray, box: CropBox,
     along that fading band (generators drift slightly in colour). Pixels outside the box are untouched.
     """
     height, width = full_source.shape[:2]
-    interpolation = cv2.INTER_AREA if box.side < animated_crop.shape[0] else cv2.INTER_LINEAR
-    animated = cv2.resize(animated_crop, (box.side, box.side), interpolation=interpolation)
+    animated = resize_square(animated_crop, box.side)
     left, top = max(box.x, 0), max(box.y, 0)
     right, bottom = min(box.x + box.side, width), min(box.y + box.side, height)
     if right <= left or bottom <= top:

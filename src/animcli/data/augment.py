@@ -20,6 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from animcli.media import resize
+
 Clip = np.ndarray
 JITTER_OPS = ("brightness", "contrast", "saturation", "hue")
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -46,9 +48,7 @@ def _adjust(clip: Clip, op: str, factor: float) -> Clip:
 def _resize_frames(clip: Clip, height: int, width: int) -> Clip:
     if clip.shape[1:3] == (height, width):
         return clip
-    shrinking = height * width < clip.shape[1] * clip.shape[2]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(frame, (width, height), interpolation=interpolation) for frame in clip])
+    return np.stack([resize(frame, width, height) for frame in clip])
 
 
 @dataclass(frozen=True)

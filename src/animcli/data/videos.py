@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from animcli.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoError, frame_files, open_video, read_image
+from animcli.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoError, frame_files, open_video, read_image
 
 
 def is_video(path: Path) -> bool:

@@ -12,7 +12,7 @@ from animcli.errors import AnimcliError
 from animcli.evaluation.metrics import Metric
 from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import list_videos, open_frames
-from animcli.video import resize_square
+from animcli.media import resize_square
 
 VideoPair = tuple[Path, Path]
 

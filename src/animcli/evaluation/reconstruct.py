@@ -15,8 +15,8 @@ from animcli.animate import Animator
 from animcli.evaluation.metrics import Metric
 from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import open_frames
+from animcli.media import DEFAULT_FRAME_DIR_FPS, FrameDirWriter
 from animcli.models.base import AnimationModel
-from animcli.video import DEFAULT_FRAME_DIR_FPS, FrameDirWriter
 
 
 def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,

@@ -118,7 +118,7 @@ class Report:
         return np.concatenate(panels, axis=0)
 
     def write_distribution(self, path: Path) -> Path:
-        from animcli.video import write_image
+        from animcli.media import write_image
 
         return write_image(path, self.distribution_image())
 

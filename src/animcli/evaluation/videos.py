@@ -15,7 +15,7 @@ import numpy as np
 from animcli.data.videos import list_videos as list_video_paths
 from animcli.data.videos import split_strip
 from animcli.errors import AnimcliError
-from animcli.video import IMAGE_SUFFIXES, open_video, read_image
+from animcli.media import IMAGE_SUFFIXES, open_video, read_image
 
 
 def video_name(path: Path) -> str:

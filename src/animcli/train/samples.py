@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 from torch import Tensor
 
+from animcli.media import write_image
 from animcli.train.trainer import Preview
-from animcli.video import write_image
 
 BORDER = 2
 

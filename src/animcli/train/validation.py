@@ -17,8 +17,8 @@ from animcli.evaluation.metrics import L1
 from animcli.evaluation.reconstruct import reconstruct_videos
 from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import list_videos, open_frames
+from animcli.media import resize_square
 from animcli.models.base import AnimationModel
-from animcli.video import resize_square
 
 
 @dataclass(frozen=True)

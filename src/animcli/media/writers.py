@@ -1,0 +1,299 @@
+"""Writing videos: H.264/VP9/GIF files and fragmented mp4 on stdout (the ffmpeg bundled with imageio-ffmpeg),
+or directories of numbered PNG frames, optionally with the driving video's audio.
+
+Outputs are written to a hidden temporary beside the target and renamed over it only when the write
+completed, so a failed or interrupted run never leaves a half-written or clobbered file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+
+from animcli.errors import VideoError
+from animcli.files import temporary_sibling
+from animcli.media.images import check_frame
+from animcli.media.probe import has_audio, last_line
+from animcli.media.readers import STDIO
+
+FRAME_NAME = "{index:06d}.png"
+_FRAME_NAME_PATTERN = re.compile(r"^\d{6}\.png$")
+
+
+@dataclass(frozen=True)
+class _Container:
+    ffmpeg_format: str
+    video_args: tuple[str, ...]
+    muxer_args: tuple[str, ...]
+    audio_codec: str | None  # None: the container gets no audio
+    even_size: bool  # yuv420p needs even dimensions
+
+
+_H264 = ("-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p")
+_VP9 = ("-c:v", "libvpx-vp9", "-crf", "30", "-b:v", "0", "-deadline", "good", "-cpu-used", "4",
+        "-row-mt", "1", "-pix_fmt", "yuv420p")
+# One palette for the whole clip (stats over all frames) gives far less banding than the default web palette.
+_GIF = ("-vf", "split[frames][for_palette];[for_palette]palettegen=stats_mode=diff[palette];"
+        "[frames][palette]paletteuse=dither=bayer:bayer_scale=3")
+CONTAINERS = {
+    ".mp4": _Container("mp4", _H264, ("-movflags", "+faststart"), "aac", True),
+    ".m4v": _Container("mp4", _H264, ("-movflags", "+faststart"), "aac", True),
+    ".mov": _Container("mov", _H264, (), "aac", True),
+    ".mkv": _Container("matroska", _H264, (), "aac", True),
+    ".webm": _Container("webm", _VP9, (), "libopus", True),
+    ".gif": _Container("gif", _GIF, (), None, False),
+}
+# A non-seekable stream: fragmented mp4 writes its index up front instead of at the end.
+_STDOUT_CONTAINER = _Container("mp4", _H264, ("-movflags", "frag_keyframe+empty_moov"), "aac", True)
+
+
+class VideoWriter(ABC):
+    """Accepts (H, W, 3) uint8 RGB frames of one size; commits the output only on a clean `close()`."""
+
+    def __init__(self, target: str, fps: float) -> None:
+        if not fps > 0:
+            raise VideoError(f"{target}: frame rate must be positive, got {fps}")
+        self.target = target
+        self.fps = float(fps)
+        self.frames_written = 0
+        self._size: tuple[int, int] | None = None
+
+    def write(self, frame: np.ndarray) -> None:
+        check_frame(frame)
+        size = (frame.shape[1], frame.shape[0])
+        if self._size is None:
+            self._size = size
+            self._start(size)
+        elif size != self._size:
+            raise VideoError(f"{self.target}: frame size {size} differs from the first frame's {self._size}")
+        self._write(np.ascontiguousarray(frame))
+        self.frames_written += 1
+
+    def write_many(self, frames: Iterable[np.ndarray]) -> None:
+        for frame in frames:
+            self.write(frame)
+
+    def close(self) -> None:
+        """Finish and commit the output."""
+        if self.frames_written == 0:
+            self.abort()
+            raise VideoError(f"{self.target}: no frames were written")
+        self._commit()
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard everything written so far; an existing target stays untouched."""
+
+    @abstractmethod
+    def _start(self, size: tuple[int, int]) -> None:
+        """Open the temporary output for frames of ``size`` (W, H)."""
+
+    @abstractmethod
+    def _write(self, frame: np.ndarray) -> None:
+        """Append one frame to the temporary output."""
+
+    @abstractmethod
+    def _commit(self) -> None:
+        """Finish the temporary output and move it over the target."""
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class FfmpegWriter(VideoWriter):
+    """Encodes with ffmpeg into a temporary file beside `path` (or straight to stdout when path is None)."""
+
+    def __init__(self, path: Path | None, container: _Container, fps: float,
+                 audio_from: Path | None = None, audio_start: float = 0.0) -> None:
+        super().__init__(STDIO if path is None else str(path), fps)
+        self.path = path
+        self.container = container
+        self.audio_from = audio_from if container.audio_codec and has_audio(audio_from) else None
+        self.audio_start = audio_start
+        self._temporary = None if path is None else temporary_sibling(path)
+        self._process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
+        self._stdout_pump: threading.Thread | None = None
+
+    def _start(self, size: tuple[int, int]) -> None:
+        width, height = size
+        if self.container.even_size:
+            width, height = width + width % 2, height + height % 2
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error",
+                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+                   "-framerate", f"{self.fps:.6g}", "-i", "pipe:0"]
+        if self.path is None and self.audio_from is not None:
+            # A stream cannot be re-muxed afterwards: mux now, padding the audio with silence so that
+            # -shortest ends the output with the video, never earlier.
+            command += [*self._audio_input(), "-map", "0:v:0", "-map", "1:a:0", "-af", "apad",
+                        "-shortest", "-c:a", self.container.audio_codec]
+        container = self.container
+        command += [*container.video_args, *container.muxer_args, "-f", container.ffmpeg_format]
+        command.append("pipe:1" if self.path is None else str(self._temporary))
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=self._stdout_target(),
+                                         stderr=self._log)
+        if self.path is None and self._process.stdout is not None:
+            self._stdout_pump = threading.Thread(target=_pump, args=(self._process.stdout,), daemon=True)
+            self._stdout_pump.start()
+
+    def _stdout_target(self) -> int:
+        if self.path is not None:
+            return subprocess.DEVNULL
+        sys.stdout.flush()
+        try:
+            return sys.stdout.buffer.fileno()
+        except (AttributeError, OSError, ValueError):  # a captured stdout (tests): copy from a pipe
+            return subprocess.PIPE
+
+    def _write(self, frame: np.ndarray) -> None:
+        if self.container.even_size and (frame.shape[0] % 2 or frame.shape[1] % 2):
+            # Replicating the edge row/column hides the padding better than a black line.
+            frame = np.pad(frame, ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)), mode="edge")
+        try:
+            self._process.stdin.write(frame.tobytes())
+        except BrokenPipeError:
+            self._finish_process()  # raises with ffmpeg's own message
+            raise VideoError(f"{self.target}: the encoder stopped unexpectedly") from None
+
+    def _finish_process(self) -> None:
+        process = self._process
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+        process.wait()
+        if self._stdout_pump is not None:
+            self._stdout_pump.join()
+        self._log.seek(0)
+        log = self._log.read().decode(errors="replace")
+        self._log.close()
+        if process.returncode != 0:
+            self._discard_temporary()
+            raise VideoError(f"{self.target}: ffmpeg failed to encode ({last_line(log)})")
+
+    def _commit(self) -> None:
+        self._finish_process()
+        if self.path is None:
+            return
+        if self.audio_from is not None:
+            self._mux_audio()
+        os.replace(self._temporary, self.path)
+
+    def _audio_input(self) -> list[str]:
+        return ["-ss", f"{self.audio_start:.6f}", "-i", str(self.audio_from)]
+
+    def _mux_audio(self) -> None:
+        """Add the audio of `audio_from`, cut to the video's duration; on failure keep the silent video."""
+        muxed = temporary_sibling(self.path)
+        duration = self.frames_written / self.fps
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
+                   "-i", str(self._temporary), *self._audio_input(), "-map", "0:v:0", "-map", "1:a:0",
+                   "-c:v", "copy", "-c:a", self.container.audio_codec, "-t", f"{duration:.6f}",
+                   *self.container.muxer_args, "-f", self.container.ffmpeg_format, str(muxed)]
+        result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+        if result.returncode == 0:
+            os.replace(muxed, self._temporary)
+        else:
+            muxed.unlink(missing_ok=True)
+            warnings.warn(f"could not add the audio of {self.audio_from} ({last_line(result.stderr)}); "
+                          "the video was written without sound", stacklevel=2)
+
+    def abort(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._log is not None:
+            self._log.close()
+        self._discard_temporary()
+
+    def _discard_temporary(self) -> None:
+        if self._temporary is not None:
+            self._temporary.unlink(missing_ok=True)
+
+
+class FrameDirWriter(VideoWriter):
+    """Lossless numbered PNG frames (000000.png, …), written into a temporary directory first."""
+
+    def __init__(self, directory: Path, fps: float) -> None:
+        super().__init__(str(directory), fps)
+        self.directory = directory
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        self._temporary = temporary_sibling(directory)
+        self._temporary.mkdir()
+
+    def _start(self, size: tuple[int, int]) -> None:
+        """Nothing to set up: every frame is its own file."""
+
+    def _write(self, frame: np.ndarray) -> None:
+        frame_path = self._temporary / FRAME_NAME.format(index=self.frames_written)
+        if not cv2.imwrite(str(frame_path), frame[..., ::-1]):
+            raise VideoError(f"{frame_path}: could not write the frame")
+
+    def _commit(self) -> None:
+        if not self.directory.exists():
+            os.replace(self._temporary, self.directory)
+            return
+        # An existing directory may hold the user's other files: replace only our numbered frames in it.
+        for stale in self.directory.iterdir():
+            if _FRAME_NAME_PATTERN.match(stale.name) and int(stale.stem) >= self.frames_written:
+                stale.unlink()
+        for frame_path in sorted(self._temporary.iterdir()):
+            os.replace(frame_path, self.directory / frame_path.name)
+        self._temporary.rmdir()
+
+    def abort(self) -> None:
+        shutil.rmtree(self._temporary, ignore_errors=True)
+
+
+def open_writer(spec: str | Path, fps: float, audio_from: Path | None = None,
+                audio_start: float = 0.0) -> VideoWriter:
+    """A writer chosen by the target: `-` (fragmented mp4 on stdout), .mp4/.m4v/.mov/.mkv (H.264),
+    .webm (VP9), .gif (one palette), or a directory of PNG frames (an existing directory, a path ending in
+    `/`, or a path without a suffix). `audio_from`'s audio track, if any, is muxed in from `audio_start`
+    seconds on, cut to the video's length."""
+    text = str(spec)
+    if text == STDIO:
+        return FfmpegWriter(None, _STDOUT_CONTAINER, fps, audio_from, audio_start)
+    path = Path(spec)
+    if text.endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
+        return FrameDirWriter(path, fps)
+    container = CONTAINERS.get(path.suffix.lower())
+    if container is None:
+        supported = ", ".join(CONTAINERS)
+        raise VideoError(f"{path}: unsupported output type (expected {supported}, a directory or '-')")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FfmpegWriter(path, container, fps, audio_from, audio_start)
+
+
+def write_video(spec: str | Path, frames: Iterable[np.ndarray], fps: float,
+                audio_from: Path | None = None, audio_start: float = 0.0) -> None:
+    """Write all `frames` to `spec` (see `open_writer`)."""
+    with open_writer(spec, fps, audio_from, audio_start) as writer:
+        writer.write_many(frames)
+
+
+def _pump(source: IO[bytes]) -> None:
+    for chunk in iter(lambda: source.read(1 << 16), b""):
+        sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
