@@ -39,7 +39,7 @@ def _frames(count: int, size: int) -> np.ndarray:
 
 def run_official_loop(args: argparse.Namespace, queue: mp.Queue) -> None:
     from animcli.models.base import motion_slice
-    from animcli.transfer import normalize_kp
+    from animcli.models.keypoint_transfer import normalize_kp
 
     torch.set_num_threads(args.threads)
     model = _random_model(args.config, args.device)

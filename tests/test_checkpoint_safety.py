@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
-from animcli.models.base import ModelError
+from animcli.errors import ModelError
 
 
 class FileDropper:

@@ -15,9 +15,10 @@ from helpers import assert_close
 from animcli.animate import Animator
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.configs import resolve_config
+from animcli.errors import ModelError
 from animcli.loading import load_model
 from animcli.models import detect_family
-from animcli.models.base import ModelError, TransferOptions
+from animcli.models.base import TransferOptions
 from animcli.models.lia import Discriminator, LiaArchitecture, LiaModel
 from animcli.models.lia.discriminator import minibatch_stddev
 

@@ -16,7 +16,8 @@ from helpers import assert_close, assert_not_close
 
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.configs import resolve_config
-from animcli.models.base import ModelError, TransferOptions, motion_slice
+from animcli.errors import ModelError
+from animcli.models.base import TransferOptions, motion_slice
 from animcli.models.blocks import kp2gaussian
 from animcli.models.monkeynet import MonkeyNetModel, build_discriminator, normalize_kp
 from animcli.models.monkeynet.keypoint_detector import gaussian2kp

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
+from animcli.errors import ModelError
 from animcli.loading import load_model
-from animcli.models.base import ModelError
 from animcli.publishing import convert_checkpoint
 from animcli.safetensors_io import load_safetensors_checkpoint, read_safetensors_header
 

@@ -9,9 +9,10 @@ from typing import Any
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.configs import load_config_file, resolve_config
 from animcli.devices import resolve_device
+from animcli.errors import ModelError
 from animcli.fetch import resolve_model_spec
 from animcli.models import detect_family, family_class
-from animcli.models.base import AnimationModel, ModelError
+from animcli.models.base import AnimationModel
 
 SIBLING_CONFIGS = ("config.yaml", "config.yml", "config.json")
 

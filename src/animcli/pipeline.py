@@ -74,7 +74,7 @@ def best_frame_by_landmarks(source: np.ndarray, frames: Iterable[np.ndarray], si
     root of their hull area, are closest (sum of squares) to the source's. Frames without a face are skipped.
     Returns the index and the frame; raises NoFaceFound when the source or every frame lacks a face."""
     from animcli import faces
-    from animcli.transfer import pose_distance
+    from animcli.models.keypoint_transfer import pose_distance
 
     source_landmarks = faces.face_landmarks(resize_square(source, size))
     if source_landmarks is None:

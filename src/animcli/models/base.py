@@ -1,8 +1,8 @@
 """The one interface every model family implements.
 
 ``animate``, ``eval`` and ``train`` only talk to :class:`AnimationModel`; nothing outside
-``models/<family>/`` branches on a family name. A family is an ``AnimationModel`` subclass registered in
-``models/__init__.py``.
+``models/<family>/`` branches on a family name. A family is an ``AnimationModel`` subclass described in
+``models/families.py``.
 
 Conventions at this boundary:
 * images are float tensors (B, 3, H, W), RGB in [0, 1], at the model's input size (``model.size``);
@@ -17,22 +17,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from animcli.errors import ModelError
+from animcli.transfer_modes import TransferMode
 
 Motion = dict[str, Tensor]
-TransferMode = Literal["relative", "absolute"]
 
 
 @dataclass(frozen=True)
 class TransferOptions:
     """How driving motion is transferred onto the source.
 
-    relative: apply the driving video's motion *relative to its first frame* to the source's own pose.
-    absolute: impose the driving frame's pose as it is.
+    mode: see ``animcli.transfer_modes``.
     adapt_scale: scale relative motion by the ratio of source to driving keypoint spread
     (``None`` = the family's default; families without the notion reject ``True``).
     """
@@ -51,14 +50,14 @@ class AnimationModel(nn.Module, ABC):
     """A family's inference model: encode source, encode driving frames, transfer, generate."""
 
     family: ClassVar[str]
-    #: transfer mode the family's official demo uses when the model/config says nothing.
-    default_mode: ClassVar[TransferMode] = "relative"
     #: whether ``TransferOptions.adapt_scale`` means anything for this family.
     supports_adapt_scale: ClassVar[bool] = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         self.config = config
+        #: transfer mode when the user names none; ``load_model`` replaces it with the registry's, if any.
+        self.default_mode: TransferMode = self.config_default_mode(config)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -70,6 +69,11 @@ class AnimationModel(nn.Module, ABC):
     @abstractmethod
     def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
         """Whether a loaded checkpoint dict (official layout) belongs to this family."""
+
+    @classmethod
+    def config_default_mode(cls, config: dict[str, Any]) -> TransferMode:
+        """The transfer mode the family's official demo uses with this config."""
+        return "relative"
 
     @classmethod
     def infer_config(cls, checkpoint: dict[str, Any]) -> dict[str, Any] | None:
@@ -137,59 +141,3 @@ class AnimationModel(nn.Module, ABC):
         if options.adapt_scale and not self.supports_adapt_scale:
             raise ModelError(f"--adapt-scale has no meaning for {self.family} models; use --no-adapt-scale")
         return options
-
-
-def load_strict(module: nn.Module, state_dict: Any, what: str) -> None:
-    """``load_state_dict(strict=True)`` with a one-line explanation when the checkpoint does not fit.
-
-    BatchNorm's ``num_batches_tracked`` counters (absent from checkpoints saved before torch 0.4.1, and unused
-    in eval) are the only entries allowed to be missing: the module keeps its own.
-    """
-    if not isinstance(state_dict, dict):
-        raise ModelError(f"checkpoint entry {what!r} is not a state dict")
-    expected = module.state_dict()
-    counters = {k: v for k, v in expected.items() if k.endswith(".num_batches_tracked") and k not in state_dict}
-    state_dict = {**state_dict, **counters}
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    mismatched = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or mismatched:
-        found = {"missing": missing, "unexpected": unexpected, "shape mismatch": mismatched}
-        problems = [f"{len(keys)} {label} (e.g. {keys[0]})" for label, keys in found.items() if keys]
-        raise ModelError(f"checkpoint {what!r} does not fit the config: {', '.join(problems)}")
-    module.load_state_dict(state_dict, strict=True)
-
-
-class KeypointModel(AnimationModel):
-    """Families whose motion is a set of keypoints (FOMM, Monkey-Net): networks ``kp_detector`` and
-    ``generator``, saved under those names in the official checkpoints; the source state has a ``kp`` motion."""
-
-    #: the motion entry holding the (B, K, 2) keypoint locations
-    kp_key: ClassVar[str]
-    #: a state-dict key only this family's generator has
-    generator_marker: ClassVar[str]
-    kp_detector: nn.Module
-    generator: nn.Module
-
-    @classmethod
-    def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
-        generator = checkpoint.get("generator")
-        return isinstance(generator, dict) and cls.generator_marker in generator
-
-    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        for name in ("generator", "kp_detector"):
-            if name not in checkpoint:
-                raise ModelError(f"not a {self.family} checkpoint: it has no {name!r} entry")
-        load_strict(self.generator, checkpoint["generator"], "generator")
-        load_strict(self.kp_detector, checkpoint["kp_detector"], "kp_detector")
-
-    def keypoints(self, motion: Motion) -> Tensor:
-        return motion[self.kp_key]
-
-    def source_motion(self, source_state: Any) -> Motion:
-        return source_state.kp
-
-    def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
-        from animcli.transfer import pose_distance
-
-        return pose_distance(source[self.kp_key], driving[self.kp_key])

@@ -30,10 +30,11 @@ from animcli.devices import resolve_device
 from animcli.errors import AnimcliError
 from animcli.files import atomic_path
 from animcli.loading import ResolvedCheckpoint, read_checkpoint
+from animcli.models.families import FAMILIES
 from animcli.train.distributed import Distributed
 from animcli.train.precision import Precision, resolve_precision
 from animcli.train.samples import write_sample_grid
-from animcli.train.trainer import TRAINER_MODULES, FamilyTrainer, TrainContext, trainer_class
+from animcli.train.trainer import FamilyTrainer, TrainContext, trainer_class
 
 RESUME_KEY = "animcli_train"
 LOG_NAME = "log.jsonl"
@@ -150,7 +151,7 @@ class StopRequest:
 
 def starting_point(options: TrainOptions) -> tuple[str, ResolvedCheckpoint | None]:
     """The family to train, and the checkpoint to start from when ``--model`` names one (fine-tuning)."""
-    if options.model in TRAINER_MODULES:
+    if options.model in FAMILIES:
         return options.model, None
     start = read_checkpoint(config=options.config, model=options.model)
     return start.family, None if options.resume else start

@@ -1,4 +1,4 @@
-"""The per-family training interface the engine drives, and the registry of families.
+"""The per-family training interface the engine drives (each family's trainer is named in ``models.families``).
 
 A family trainer builds its networks from the config, owns their optimisers and schedulers, performs one
 optimisation step on a batch, and writes/reads checkpoints in the family's OFFICIAL layout (so official tools
@@ -9,7 +9,6 @@ lives in the engine, which never branches on a family name.
 from __future__ import annotations
 
 import copy
-import importlib
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -21,16 +20,12 @@ import torch
 from torch import Tensor, nn
 
 from animcli.data import Augmentation, PairSampling
-from animcli.models.base import ModelError, load_strict
+from animcli.errors import ModelError
+from animcli.models.families import get_family
+from animcli.models.state_dicts import load_strict
 from animcli.train.losses import PerceptualLoss
 from animcli.train.precision import Precision
 from animcli.train.vgg import load_vgg19
-
-TRAINER_MODULES = {
-    "fomm": "animcli.train.fomm",
-    "lia": "animcli.train.lia",
-    "monkeynet": "animcli.train.monkeynet",
-}
 
 
 @dataclass(frozen=True)
@@ -222,6 +217,4 @@ def keypoint_family_optimization(
 
 
 def trainer_class(family: str) -> type[FamilyTrainer]:
-    if family not in TRAINER_MODULES:
-        raise ModelError(f"unknown model family {family!r} (known: {', '.join(TRAINER_MODULES)})")
-    return importlib.import_module(TRAINER_MODULES[family]).TRAINER
+    return get_family(family).trainer_class()

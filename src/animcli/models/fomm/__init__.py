@@ -8,12 +8,15 @@ from typing import Any
 
 from torch import Tensor
 
-from animcli import transfer
-from animcli.models.base import KeypointModel, ModelError, Motion, TransferOptions
+from animcli.errors import ModelError
+from animcli.models import keypoint_transfer
+from animcli.models.base import Motion, TransferOptions
 from animcli.models.fomm.dense_motion import DenseMotionNetwork
 from animcli.models.fomm.discriminator import MultiScaleDiscriminator
 from animcli.models.fomm.generator import OcclusionAwareGenerator
 from animcli.models.fomm.keypoint_detector import KPDetector
+from animcli.models.keypoints import KeypointModel
+from animcli.transfer_modes import TransferMode
 
 
 @dataclass
@@ -41,6 +44,11 @@ def build_discriminator(config: dict[str, Any]) -> MultiScaleDiscriminator:
     return MultiScaleDiscriminator(**params["discriminator_params"], **params.get("common_params", {}))
 
 
+def _normalization(config: dict[str, Any]) -> dict[str, Any]:
+    """The official demo's ``normalization_params``: how driving motion is transferred."""
+    return config.get("animate_params", {}).get("normalization_params", {})
+
+
 class FommModel(KeypointModel):
     family = "fomm"
     kp_key = "value"
@@ -51,9 +59,11 @@ class FommModel(KeypointModel):
         published checkpoints were trained; kept only for comparisons with that code)."""
         super().__init__(config)
         self.kp_detector, self.generator = build_networks(config, align_corners)
-        normalization = config.get("animate_params", {}).get("normalization_params", {})
-        self.default_mode = "relative" if normalization.get("use_relative_movement", True) else "absolute"
-        self.config_adapt_scale = bool(normalization.get("adapt_movement_scale", False))
+        self.config_adapt_scale = bool(_normalization(config).get("adapt_movement_scale", False))
+
+    @classmethod
+    def config_default_mode(cls, config: dict[str, Any]) -> TransferMode:
+        return "relative" if _normalization(config).get("use_relative_movement", True) else "absolute"
 
     @classmethod
     def claims_config(cls, config: dict[str, Any]) -> bool:
@@ -85,7 +95,7 @@ class FommModel(KeypointModel):
     def transfer(self, source_state: FommSource, driving: Motion, initial: Motion, options: TransferOptions) -> Motion:
         relative = options.mode == "relative"
         adapt = self.config_adapt_scale if options.adapt_scale is None else options.adapt_scale
-        return transfer.normalize_kp(source_state.kp, driving, initial, relative=relative,
+        return keypoint_transfer.normalize_kp(source_state.kp, driving, initial, relative=relative,
                                      relative_jacobian=relative, adapt_scale=adapt)
 
     def generate(self, source_state: FommSource, motion: Motion) -> Tensor:

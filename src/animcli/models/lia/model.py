@@ -16,10 +16,12 @@ import torch
 from torch import Tensor
 
 from animcli.configs import resolve_config, shipped_config_names
-from animcli.models.base import AnimationModel, ModelError, Motion, TransferOptions
+from animcli.errors import ModelError
+from animcli.models.base import AnimationModel, Motion, TransferOptions
 from animcli.models.lia.architecture import CONFIG_KEYS, OFFICIAL_BLUR_KERNEL, LiaArchitecture
 from animcli.models.lia.generator import Generator
 from animcli.models.lia.layers import at_least_float32
+from animcli.transfer_modes import TRANSFER_MODES, TransferMode
 
 #: state-dict entries only a LIA generator has (the motion dictionary and the appearance encoder's stem).
 SIGNATURE_KEYS = ("dec.direction.weight", "enc.net_app.convs.0.0.weight")
@@ -48,16 +50,19 @@ class LiaModel(AnimationModel):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.arch = LiaArchitecture.from_config(config)
-        mode = config.get("default_mode", "relative")
-        if mode not in ("relative", "absolute"):
-            raise ModelError(f"LIA config default_mode must be relative or absolute, got {mode!r}")
-        self.default_mode = mode
         self.gen = Generator(self.arch)
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def claims_config(cls, config: dict[str, Any]) -> bool:
         return config.get("family") == cls.family or CONFIG_KEYS <= config.keys()
+
+    @classmethod
+    def config_default_mode(cls, config: dict[str, Any]) -> TransferMode:
+        mode = config.get("default_mode", TRANSFER_MODES[0])
+        if mode not in TRANSFER_MODES:
+            raise ModelError(f"LIA config default_mode must be {' or '.join(TRANSFER_MODES)}, got {mode!r}")
+        return mode
 
     @classmethod
     def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:

@@ -13,13 +13,16 @@ from typing import Any
 
 from torch import Tensor
 
-from animcli.models.base import KeypointModel, ModelError, Motion, TransferOptions
+from animcli.errors import ModelError
+from animcli.models.base import Motion, TransferOptions
+from animcli.models.keypoints import KeypointModel
 from animcli.models.monkeynet.dense_motion import DenseMotionModule
 from animcli.models.monkeynet.discriminator import Discriminator, build_discriminator
 from animcli.models.monkeynet.generator import MotionTransferGenerator
 from animcli.models.monkeynet.keypoint_detector import KPDetector
 from animcli.models.monkeynet.movement_embedding import MovementEmbedding
 from animcli.models.monkeynet.normalization import normalize_kp
+from animcli.transfer_modes import TransferMode
 
 DEFAULT_FRAME_SIZE = 64  # the official FramesDataset default when a config names no image shape
 
@@ -53,6 +56,11 @@ def frame_batch(kp: dict[str, Tensor]) -> Motion:
     return {key: value[:, 0] for key, value in kp.items()}
 
 
+def _normalization(config: dict[str, Any]) -> dict[str, Any]:
+    """The official ``transfer_params.normalization_params``: how driving motion is transferred."""
+    return (config.get("transfer_params") or {}).get("normalization_params") or {}
+
+
 class MonkeyNetModel(KeypointModel):
     family = "monkeynet"
     kp_key = "mean"
@@ -61,9 +69,7 @@ class MonkeyNetModel(KeypointModel):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.kp_detector, self.generator = build_networks(config)
-        # The official normalize_kp defaults every flag to False (absolute transfer) when a config omits it.
-        normalization = (config.get("transfer_params") or {}).get("normalization_params") or {}
-        self.default_mode = "relative" if normalization.get("move_location", False) else "absolute"
+        normalization = _normalization(config)
         self.config_adapt_scale = bool(normalization.get("movement_mult", False))
         self.clip_mean = bool(normalization.get("clip_mean", False))
         self.adapt_variance = bool(normalization.get("adapt_variance", False))
@@ -72,6 +78,11 @@ class MonkeyNetModel(KeypointModel):
     def claims_config(cls, config: dict[str, Any]) -> bool:
         generator = config.get("model_params", {}).get("generator_params", {})
         return isinstance(generator, dict) and "num_refinement_blocks" in generator
+
+    @classmethod
+    def config_default_mode(cls, config: dict[str, Any]) -> TransferMode:
+        # The official normalize_kp defaults every flag to False (absolute transfer) when a config omits it.
+        return "relative" if _normalization(config).get("move_location", False) else "absolute"
 
     @property
     def size(self) -> int:

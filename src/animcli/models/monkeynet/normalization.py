@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from animcli.models.base import Motion
-from animcli.transfer import hull_scale
+from animcli.models.keypoint_transfer import hull_scale
 
 # Eigenvalues of an adapted covariance that come out non-positive are replaced by this.
 MIN_ADAPTED_EIGENVALUE = 1e-6

@@ -1,0 +1,62 @@
+"""The model families animcli knows, each described once: its name, its inference model and its trainer.
+
+The modules are named, not imported, so that choosing a family imports only that family's code (and
+``animcli --help`` imports none); each model module exposes ``MODEL`` (an :class:`AnimationModel`
+subclass, which also holds the family's input-size rules: ``size``, ``size_multiple``, ``check_size``), each
+trainer module ``TRAINER`` (a ``train.trainer.FamilyTrainer`` subclass).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from animcli.errors import ModelError
+from animcli.models.base import AnimationModel
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    model_module: str
+    trainer_module: str
+
+    def model_class(self) -> type[AnimationModel]:
+        return importlib.import_module(self.model_module).MODEL
+
+    def trainer_class(self) -> type:
+        """The family's ``FamilyTrainer`` subclass (training code sits above the models, so it is not named here)."""
+        return importlib.import_module(self.trainer_module).TRAINER
+
+
+FAMILIES = {
+    family.name: family
+    for family in (
+        Family("fomm", "animcli.models.fomm", "animcli.train.fomm"),
+        Family("lia", "animcli.models.lia", "animcli.train.lia"),
+        Family("monkeynet", "animcli.models.monkeynet", "animcli.train.monkeynet"),
+    )
+}
+
+
+def get_family(name: str) -> Family:
+    if name not in FAMILIES:
+        raise ModelError(f"unknown model family {name!r} (known: {', '.join(FAMILIES)})")
+    return FAMILIES[name]
+
+
+def family_class(name: str) -> type[AnimationModel]:
+    return get_family(name).model_class()
+
+
+def detect_family(config: dict[str, Any] | None = None, checkpoint: dict[str, Any] | None = None) -> str:
+    """The family a config (preferred) or checkpoint dict belongs to."""
+    for name in FAMILIES:
+        cls = family_class(name)
+        if (config is not None and cls.claims_config(config)) or (
+            config is None and checkpoint is not None and cls.claims_checkpoint(checkpoint)
+        ):
+            return name
+    what = "config" if config is not None else "checkpoint"
+    raise ModelError(f"the {what} is not a FOMM, LIA or Monkey-Net {what}")
