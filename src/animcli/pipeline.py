@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from animcli.animate import AnimatedBatch, Animator
+from animcli.choices import Normalization
 from animcli.media import VideoReader, open_video, open_writer, read_image, resize_square
 from animcli.models.base import Motion
 from animcli.visualize import draw_keypoints, side_by_side
@@ -120,15 +121,18 @@ def _cropped_driving(driving: VideoReader, size: int) -> tuple[Iterable[np.ndarr
 def animate_files(animator: Animator, source_path: str | Path, driving_spec: str | Path, output_spec: str | Path,
                   *, fps: float | None = None, audio: bool = True, find_best_frame: bool = False,
                   style: OutputStyle = OutputStyle(), crop: bool = False, paste_back: bool = False,
-                  stretch_clip: bool = False,
+                  normalize: Normalization = "frame",
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
     """Animate and write ``output_spec`` atomically; ``on_progress(done, total)`` after every batch.
 
     ``crop`` cuts the face out of the source and the driving video first (the models expect face-filling
     squares); ``paste_back`` blends each animated crop back into the full-resolution source.
-    ``stretch_clip`` reproduces the official LIA demo's frames (see ``stretch_clip_uint8``): results are held
-    in memory until the clip is complete instead of being streamed.
+    ``normalize="clip"`` reproduces the official LIA demo's frames (see ``stretch_clip_uint8``): results are
+    held in memory until the clip is complete instead of being streamed; families that define no such
+    normalisation refuse it.
     """
+    animator.model.check_normalization(normalize)
+    stretch_clip = normalize == "clip"
     source = read_image(source_path)
     finish = None
     if crop or paste_back:

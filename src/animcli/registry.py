@@ -19,11 +19,11 @@ from typing import Any
 
 import tomli_w
 
+from animcli.choices import TRANSFER_MODES
 from animcli.configs import checkpoints_dir
 from animcli.errors import RegistryError
 from animcli.files import atomic_path
 from animcli.hub import HubFile
-from animcli.transfer_modes import TRANSFER_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from animcli.choices import Normalization, TransferMode
 from animcli.cli.app import app, fail, user_errors
+from animcli.cli.options import CheckpointOption, ConfigOption, DeviceOption, Fp16Option, ModelOption, QuietOption
 from animcli.cli.progress import frame_progress
 
-
-class Mode(str, Enum):
-    relative = "relative"
-    absolute = "absolute"
-
-
 DEFAULT_MODEL = "demo"
-MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename\\[@rev], or a checkpoint path."
 
 
 def default_output(source: Path) -> Path:
@@ -32,21 +27,19 @@ def animate(
     output: str = typer.Option(None, "--output", "-o",
                                help="Result: .mp4/.webm/.gif/.mov/.mkv, a folder (PNG frames) or - for stdout. "
                                     "Default: SOURCE-animated.mp4 (never overwritten)."),
-    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP + " Default: the bundled demo model."),
-    checkpoint: Path = typer.Option(None, "--checkpoint",
-                                    help="Checkpoint file (official .pth.tar/.pt or .safetensors)."),
-    config: str = typer.Option(None, "--config",
-                               help="Config: a path to an official-format yaml/json or a shipped name."),
-    mode: Mode = typer.Option(None, "--mode", help="relative: driving motion since its first frame applied to the "
-                                                   "source's pose; absolute: the driving pose as is. "
-                                                   "Default: the model's own."),
+    model: ModelOption = None,
+    checkpoint: CheckpointOption = None,
+    config: ConfigOption = None,
+    mode: Annotated[TransferMode | None, typer.Option(
+        "--mode", help="relative: driving motion since its first frame applied to the source's pose; absolute: "
+                       "the driving pose as is. Default: the model's own.")] = None,
     adapt_scale: bool = typer.Option(None, "--adapt-scale/--no-adapt-scale",
                                      help="Scale relative motion by the source/driving keypoint spread."),
     find_best_frame: bool = typer.Option(False, "--find-best-frame",
                                          help="Measure relative motion from the driving frame whose pose is "
                                               "closest to the source's."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    fp16: bool = typer.Option(None, "--fp16/--no-fp16", help="float16 autocast (default on for CUDA)."),
+    device: DeviceOption = "auto",
+    fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1,
                                    help="Frames per forward pass (default: 8 on CUDA, 1 on CPU)."),
     size: int = typer.Option(None, "--size", min=8, help="Model input size (default: the model's training size; "
@@ -59,13 +52,15 @@ def animate(
                                                     "(see `animcli crop`)."),
     paste_back: bool = typer.Option(False, "--paste-back", help="Blend the animated face back into the "
                                                                 "full-resolution source image."),
-    lia_demo_normalization: bool = typer.Option(
-        False, "--lia-demo-normalization",
-        help="Reproduce the official LIA demo's frames: stretch the whole clip by its global min/max (holds the "
-             "clip in memory) instead of the default per-frame clamp."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    normalize: Annotated[Normalization, typer.Option(
+        "--normalize", help="frame: clamp each frame on its own (streams); clip: stretch the whole clip by its "
+                            "global min/max like the official LIA demo (holds the clip in memory; LIA only).")
+    ] = "frame",
+    lia_demo_normalization: Annotated[bool, typer.Option(
+        "--lia-demo-normalization", hidden=True, help="Old name of --normalize clip.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Animate SOURCE with the motion of DRIVING."""
+    """Animate SOURCE with the motion of DRIVING (by default with the bundled demo model)."""
     if output is None:
         output = str(default_output(source))
         if Path(output).exists():
@@ -84,14 +79,15 @@ def animate(
         from animcli.pipeline import OutputStyle, animate_files
 
         animation_model = load_model(checkpoint, config, model=model, device=device)
-        options = TransferOptions(mode=(mode.value if mode else animation_model.default_mode),
+        options = TransferOptions(mode=mode or animation_model.default_mode,
                                   adapt_scale=adapt_scale)
         animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16, size=size)
         with frame_progress(quiet, "animating") as on_progress:
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
                                    find_best_frame=find_best_frame,
                                    style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints),
-                                   crop=crop, paste_back=paste_back, stretch_clip=lia_demo_normalization,
+                                   crop=crop, paste_back=paste_back,
+                                   normalize="clip" if lia_demo_normalization else normalize,
                                    on_progress=on_progress)
     if not quiet:
         best = (f" (relative to driving frame {result.best_frame}, chosen by {result.best_frame_by})"

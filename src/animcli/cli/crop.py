@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from animcli.cli.app import app, fail, user_errors
-
-if TYPE_CHECKING:
-    from animcli.crop import CropOptions
 
 
 @app.command("crop")
@@ -49,49 +45,16 @@ def crop(
     if output is None and not print_commands:
         raise fail("missing --output/-o")
     with user_errors():
-        from animcli.crop import CropOptions, parse_box, parse_face
-        from animcli.media import IMAGE_SUFFIXES
+        from animcli.crop import CropOptions, parse_box, parse_face, run
 
         options = CropOptions(size=size, increase=increase, iou_with_initial=iou_with_initial,
                               min_frames=min_frames, detector=detector, face=parse_face(face),
                               box=parse_box(box) if box else None, every=every)
-        is_image = input_path != "-" and Path(input_path).suffix.lower() in IMAGE_SUFFIXES
-        crop_input = _crop_image if is_image else _crop_video
-        records = crop_input(input_path, output, options, print_commands)
-        if json_output:
-            typer.echo(json.dumps({"input": input_path, "segments": records}, indent=2))
-        elif print_commands:
-            typer.echo("\n".join(record["command"] for record in records))
-
-
-def _crop_image(input_path: str, output: Path | None, options: CropOptions, print_commands: bool) -> list[dict]:
-    from animcli.crop import Segment, image_crop_boxes, segment_paths, segment_record
-    from animcli.errors import AnimcliError
-    from animcli.media import read_image, write_image
-
-    if print_commands:
-        raise AnimcliError("--print-commands applies to videos")
-    image = read_image(input_path)
-    boxes = image_crop_boxes(image, options, input_path)
-    outputs = segment_paths(output, len(boxes))
-    for box, path in zip(boxes, outputs, strict=True):
-        write_image(path, box.crop(image, options.size))
-    return [segment_record(Segment(0, 0, box), path, None) for box, path in zip(boxes, outputs, strict=True)]
-
-
-def _crop_video(input_path: str, output: Path | None, options: CropOptions,
-                print_commands: bool) -> list[dict]:
-    from animcli.crop import find_segments, official_commands, segment_paths, segment_record, write_segments
-    from animcli.media import open_video
-
-    with open_video(input_path) as reader:
-        segments = find_segments(reader, options)
-        outputs = segment_paths(output or Path("crop.mp4"), len(segments))
-        records = [segment_record(s, p, reader.fps) for s, p in zip(segments, outputs, strict=True)]
-        if print_commands:
-            commands = official_commands(input_path, segments, outputs, reader, options.size)
-            return [record | {"command": command} for record, command in zip(records, commands, strict=True)]
-        write_segments(reader, segments, outputs, options.size)
-    for segment, path in zip(segments, outputs, strict=True):
-        typer.echo(f"frames {segment.start}-{segment.end} -> {path}", err=True)
-    return records
+        result = run(input_path, output, options, print_commands=print_commands)
+    if result.from_video and not print_commands:
+        for record in result.records:
+            typer.echo(f"frames {record['start_frame']}-{record['end_frame']} -> {record['output']}", err=True)
+    if json_output:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    elif print_commands:
+        typer.echo("\n".join(record["command"] for record in result.records))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from animcli.cli.app import app, user_errors
+from animcli.cli.options import DeviceOption, QuietOption
 from animcli.cli.progress import frame_progress
 
 
@@ -15,8 +16,8 @@ def demo(
     out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for source.png, driving.mp4, result.mp4."),
     seed: int = typer.Option(0, "--seed", help="Seed of the generated source and driving video."),
     frames: int = typer.Option(48, "--frames", min=2, help="Length of the driving video."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    device: DeviceOption = "auto",
+    quiet: QuietOption = False,
 ) -> None:
     """Animate a generated source image with a generated driving video using the bundled demo model."""
     with user_errors():

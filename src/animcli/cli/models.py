@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from animcli.cli.app import app, user_errors
+from animcli.cli.options import ConfigOption
 
 models_app = typer.Typer(
     help="Named checkpoints: list them, download them from the Hugging Face Hub, register hand-downloaded "
@@ -18,9 +19,6 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
-ConfigOption = Annotated[
-    str | None, typer.Option("--config", help="Config: a shipped name (e.g. fomm-vox-256) or a file path.")
-]
 LIST_COLUMNS = ("name", "family", "input", "download", "license", "status")
 
 

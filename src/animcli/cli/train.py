@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from animcli.cli.app import app, user_errors
+from animcli.cli.options import DeviceOption, QuietOption
 
 
 class Perceptual(str, Enum):
@@ -38,7 +39,7 @@ def train(
     max_minutes: float = typer.Option(None, "--max-minutes", min=0.0, help="Stop after this many minutes."),
     batch_size: int = typer.Option(None, "--batch-size", min=1,
                                    help="Global batch size (split over processes); default: the config's."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    device: DeviceOption = "auto",
     seed: int = typer.Option(0, "--seed", help="Seed of weights, data order and augmentation."),
     checkpoint_every: int = typer.Option(500, "--checkpoint-every", min=1, help="Checkpoint every N steps."),
     sample_every: int = typer.Option(500, "--sample-every", min=1, help="Sample grid PNG every N steps."),
@@ -50,7 +51,7 @@ def train(
                                                                  "downloading timm/vgg19.tv_in1k."),
     precision: PrecisionChoice = typer.Option(PrecisionChoice.auto, "--precision",
                                               help="auto (bf16/fp16 on CUDA, fp32 on CPU), fp32, bf16 or fp16."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOption = False,
 ) -> None:
     """Train a model on a video dataset; multi-GPU: `torchrun --nproc-per-node N -m animcli train …`."""
     with user_errors():

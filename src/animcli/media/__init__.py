@@ -5,11 +5,11 @@ directories)."""
 from animcli.errors import VideoError
 from animcli.media.images import IMAGE_SUFFIXES, read_image, resize, resize_square, write_image
 from animcli.media.probe import DEFAULT_FRAME_DIR_FPS, VideoInfo, probe_video
-from animcli.media.readers import VIDEO_SUFFIXES, VideoReader, frame_files, open_video
+from animcli.media.readers import STDIO, VIDEO_SUFFIXES, VideoReader, frame_files, open_video
 from animcli.media.writers import FrameDirWriter, VideoWriter, open_writer, write_video
 
 __all__ = [
-    "DEFAULT_FRAME_DIR_FPS", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "FrameDirWriter", "VideoError", "VideoInfo",
+    "DEFAULT_FRAME_DIR_FPS", "IMAGE_SUFFIXES", "STDIO", "VIDEO_SUFFIXES", "FrameDirWriter", "VideoError", "VideoInfo",
     "VideoReader", "VideoWriter", "frame_files", "open_video", "open_writer", "probe_video", "read_image",
     "resize", "resize_square", "write_image", "write_video",
 ]

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from animcli.choices import Normalization, TransferMode
 from animcli.errors import ModelError
-from animcli.transfer_modes import TransferMode
 
 Motion = dict[str, Tensor]
 
@@ -31,7 +31,7 @@ Motion = dict[str, Tensor]
 class TransferOptions:
     """How driving motion is transferred onto the source.
 
-    mode: see ``animcli.transfer_modes``.
+    mode: see ``animcli.choices``.
     adapt_scale: scale relative motion by the ratio of source to driving keypoint spread
     (``None`` = the family's default; families without the notion reject ``True``).
     """
@@ -52,6 +52,8 @@ class AnimationModel(nn.Module, ABC):
     family: ClassVar[str]
     #: whether ``TransferOptions.adapt_scale`` means anything for this family.
     supports_adapt_scale: ClassVar[bool] = True
+    #: output normalisations (``animcli.choices``) this family's official code defines.
+    normalizations: ClassVar[tuple[Normalization, ...]] = ("frame",)
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -135,6 +137,12 @@ class AnimationModel(nn.Module, ABC):
     def reconstruction_options(self) -> TransferOptions:
         """Transfer used by the papers' reconstruction protocol (raw driving motion)."""
         return TransferOptions(mode="absolute", adapt_scale=False)
+
+    def check_normalization(self, normalization: Normalization) -> None:
+        """Reject an output normalisation this family's official code does not define."""
+        if normalization not in self.normalizations:
+            raise ModelError(f"--normalize {normalization} has no meaning for {self.family} models "
+                             f"(they support: {', '.join(self.normalizations)})")
 
     def validate_options(self, options: TransferOptions) -> TransferOptions:
         """Reject options this family cannot honour; fill in defaults."""

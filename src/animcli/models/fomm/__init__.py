@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
+from animcli.choices import TransferMode
 from animcli.errors import ModelError
 from animcli.models import keypoint_transfer
 from animcli.models.base import Motion, TransferOptions
@@ -16,7 +17,6 @@ from animcli.models.fomm.discriminator import MultiScaleDiscriminator
 from animcli.models.fomm.generator import OcclusionAwareGenerator
 from animcli.models.fomm.keypoint_detector import KPDetector
 from animcli.models.keypoints import KeypointModel
-from animcli.transfer_modes import TransferMode
 
 
 @dataclass

@@ -15,13 +15,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from animcli.choices import TRANSFER_MODES, Normalization, TransferMode
 from animcli.configs import resolve_config, shipped_config_names
 from animcli.errors import ModelError
 from animcli.models.base import AnimationModel, Motion, TransferOptions
 from animcli.models.lia.architecture import CONFIG_KEYS, OFFICIAL_BLUR_KERNEL, LiaArchitecture
 from animcli.models.lia.generator import Generator
 from animcli.models.lia.layers import at_least_float32
-from animcli.transfer_modes import TRANSFER_MODES, TransferMode
 
 #: state-dict entries only a LIA generator has (the motion dictionary and the appearance encoder's stem).
 SIGNATURE_KEYS = ("dec.direction.weight", "enc.net_app.convs.0.0.weight")
@@ -46,6 +46,8 @@ def to_signed_range(images: Tensor) -> Tensor:
 class LiaModel(AnimationModel):
     family = "lia"
     supports_adapt_scale = False
+    #: "clip": the official demo stretches the whole clip by its global min/max (pipeline.stretch_clip_uint8).
+    normalizations: tuple[Normalization, ...] = ("frame", "clip")
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)

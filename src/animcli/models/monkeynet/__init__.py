@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
+from animcli.choices import TransferMode
 from animcli.errors import ModelError
 from animcli.models.base import Motion, TransferOptions
 from animcli.models.keypoints import KeypointModel
@@ -22,7 +23,6 @@ from animcli.models.monkeynet.generator import MotionTransferGenerator
 from animcli.models.monkeynet.keypoint_detector import KPDetector
 from animcli.models.monkeynet.movement_embedding import MovementEmbedding
 from animcli.models.monkeynet.normalization import normalize_kp
-from animcli.transfer_modes import TransferMode
 
 DEFAULT_FRAME_SIZE = 64  # the official FramesDataset default when a config names no image shape
 

@@ -1,0 +1,19 @@
+"""The named choices users make, defined once for the library and the CLI (which must not import torch).
+
+Transfer modes — relative: apply the driving video's motion *relative to its first frame* to the source's
+own pose; absolute: impose the driving frame's pose as it is.
+
+Output normalisations — frame: each generated frame is clamped to the valid range on its own (frames
+stream); clip: the whole clip is stretched by its global min/max, as the official LIA demo does (the clip
+is held in memory). Each family says which it supports (``AnimationModel.normalizations``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+TransferMode = Literal["relative", "absolute"]
+TRANSFER_MODES: tuple[str, ...] = get_args(TransferMode)
+
+Normalization = Literal["frame", "clip"]
+NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)

@@ -1,0 +1,149 @@
+"""Cutting crops: the square(s) of a still image; for videos, one pass to find the segments (each with one
+fixed square crop, the official tube rule) and another to stream or write their cropped frames."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from animcli.crop.boxes import Box, CropBox
+from animcli.crop.detectors import get_detector
+from animcli.crop.options import AUTO, CropOptions, NoFaceError
+from animcli.crop.tubes import MotionBounds, Segment, segments_from_trajectories, select_faces, track_faces
+from animcli.errors import AnimcliError
+from animcli.media import VideoReader, VideoWriter, open_writer
+
+# ----------------------------------------------------------------------------------------------- images
+
+
+def image_crop_boxes(image: np.ndarray, options: CropOptions, name: str = "the image") -> list[CropBox]:
+    """The crop square(s) of a still image: one per selected face, or the given box."""
+    frame_size = (image.shape[1], image.shape[0])
+    if isinstance(options.box, Box):
+        return [CropBox.from_user_box(options.box, frame_size)]
+    if options.box == AUTO:
+        raise AnimcliError("--box auto finds the moving subject of a video; give --box x,y,w,h for an image")
+    faces = select_faces(get_detector(options.detector).detect(image), options.face)
+    if not faces:
+        raise NoFaceError(f"{name}: no face found (detector {options.detector}, face {options.face}); "
+                          "try another --detector or give --box x,y,w,h")
+    return [CropBox.around(face, options.increase, frame_size) for face in faces]
+
+
+def crop_source_image(image: np.ndarray, size: int = 256, **options: object) -> tuple[np.ndarray, CropBox]:
+    """The source image cropped around its (largest) face, and the square it was cut from (for paste-back).
+
+    `options` are `CropOptions` fields (increase, detector, face, box).
+    """
+    box = image_crop_boxes(image, CropOptions(size=size, **options))[0]
+    return box.crop(image, size), box
+
+
+# ----------------------------------------------------------------------------------------------- videos
+
+
+def find_segments(reader: VideoReader, options: CropOptions) -> list[Segment]:
+    """One pass over the video: the segments to cut, in time order. Raises NoFaceError if there are none."""
+    if isinstance(options.box, Box):
+        last = _count_frames(reader) - 1
+        return [Segment(0, last, CropBox.from_user_box(options.box, reader.size))]
+    if options.box == AUTO:
+        return [_motion_segment(reader, options)]
+    detector = get_detector(options.detector)
+    detections = (
+        (index, select_faces(detector.detect(frame), options.face))
+        for index, frame in enumerate(reader) if index % options.every == 0
+    )
+    one_second = max(round(reader.fps), 1)
+    max_gap = max(options.every, one_second // 2)
+    trajectories = track_faces(detections, options.iou_with_initial, max_gap)
+    min_frames = one_second if options.min_frames is None else options.min_frames
+    segments = segments_from_trajectories(trajectories, options.increase, min_frames, reader.size)
+    if not segments:
+        found = "no face found" if not trajectories else f"no face stays in frame for {min_frames} frames"
+        raise NoFaceError(f"{reader.name}: {found} (detector {options.detector}); try another --detector, "
+                          "a lower --min-frames, or --box")
+    return segments
+
+
+def segment_frames(reader: VideoReader, segment: Segment, size: int) -> Iterator[np.ndarray]:
+    for index, frame in enumerate(reader):
+        if index > segment.end:
+            return
+        if index >= segment.start:
+            yield segment.crop_box.crop(frame, size)
+
+
+def segment_paths(output: Path, count: int) -> list[Path]:
+    """`output` for a single segment; `stem-000.ext`, `stem-001.ext`, … for several."""
+    if count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{index:03d}{output.suffix}") for index in range(count)]
+
+
+def write_segments(reader: VideoReader, segments: list[Segment], outputs: list[Path], size: int) -> None:
+    """One more pass over the video, writing every segment (with its stretch of the audio) as it goes."""
+    writers: dict[int, VideoWriter] = {}
+    try:
+        for index, frame in enumerate(reader):
+            for number, segment in enumerate(segments):
+                if index == segment.start:
+                    writers[number] = open_writer(outputs[number], reader.fps, audio_from=reader.path,
+                                                  audio_start=segment.start / reader.fps)
+                if number in writers:
+                    writers[number].write(segment.crop_box.crop(frame, size))
+                if index == segment.end:
+                    writers.pop(number).close()
+            if index >= max(s.end for s in segments):
+                break
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+
+
+def official_commands(input_path: str, segments: list[Segment], outputs: list[Path], reader: VideoReader,
+                      size: int) -> list[str]:
+    """The ffmpeg commands the official crop-video.py prints: like it, they clip the crop to the frame
+    (so a crop reaching past an edge comes out squashed, where `animcli crop` replicates the edge)."""
+    commands = []
+    fps = reader.fps
+    for segment, output in zip(segments, outputs, strict=True):
+        box = segment.crop_box
+        left, top = max(box.x, 0), max(box.y, 0)
+        width = min(box.x + box.side, reader.size[0]) - left
+        height = min(box.y + box.side, reader.size[1]) - top
+        crop = f"crop={width}:{height}:{left}:{top}, scale={size}:{size}"
+        timing = ["-ss", f"{segment.start / fps:.3f}", "-t", f"{segment.frame_count / fps:.3f}"]
+        commands.append(shlex.join(["ffmpeg", "-i", input_path, *timing, "-filter:v", crop, str(output)]))
+    return commands
+
+
+def segment_record(segment: Segment, output: Path | None, fps: float | None) -> dict:
+    """The JSON description of a segment (times only for videos)."""
+    record = {"output": None if output is None else str(output), "start_frame": segment.start,
+              "end_frame": segment.end, "box": segment.crop_box.as_xywh()}
+    if fps:
+        record |= {"start_time": round(segment.start / fps, 3), "end_time": round((segment.end + 1) / fps, 3)}
+    return record
+
+
+def _motion_segment(reader: VideoReader, options: CropOptions) -> Segment:
+    motion = MotionBounds()
+    count = 0
+    for frame in reader:
+        motion.add(frame)
+        count += 1
+    moving = motion.box()
+    if moving is None:
+        raise NoFaceError(f"{reader.name}: nothing moves in the video; give --box x,y,w,h")
+    return Segment(0, count - 1, CropBox.around(moving, options.increase, reader.size))
+
+
+def _count_frames(reader: VideoReader) -> int:
+    if reader.frame_count is not None:
+        return reader.frame_count
+    return sum(1 for _ in reader)

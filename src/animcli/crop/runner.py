@@ -1,0 +1,73 @@
+"""`animcli crop` as one library call: read the input, find the crops, write them, describe them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from animcli.crop.cutting import (
+    find_segments,
+    image_crop_boxes,
+    official_commands,
+    segment_paths,
+    segment_record,
+    write_segments,
+)
+from animcli.crop.options import CropOptions
+from animcli.crop.tubes import Segment
+from animcli.errors import AnimcliError
+from animcli.media import IMAGE_SUFFIXES, STDIO, open_video, read_image, write_image
+
+DEFAULT_VIDEO_OUTPUT = Path("crop.mp4")
+
+
+@dataclass(frozen=True)
+class CropResult:
+    """What was cut: one JSON-ready record per output (with its ffmpeg ``command`` when only printed)."""
+
+    input: str
+    records: list[dict[str, Any]]
+    from_video: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"input": self.input, "segments": self.records}
+
+
+def run(input_path: str, output: Path | None, options: CropOptions, *, print_commands: bool = False) -> CropResult:
+    """Crop an image, a video, a frame folder or ``-`` (stdin) into ``output`` (numbered when several).
+
+    ``print_commands`` writes nothing: each record gets the ffmpeg command the official crop-video.py would
+    print instead (videos only).
+    """
+    is_image = input_path != STDIO and Path(input_path).suffix.lower() in IMAGE_SUFFIXES
+    if is_image:
+        return CropResult(input_path, _crop_image(input_path, output, options, print_commands), from_video=False)
+    return CropResult(input_path, _crop_video(input_path, output, options, print_commands), from_video=True)
+
+
+def _crop_image(input_path: str, output: Path | None, options: CropOptions,
+                print_commands: bool) -> list[dict[str, Any]]:
+    if print_commands:
+        raise AnimcliError("--print-commands applies to videos")
+    if output is None:
+        raise AnimcliError("missing --output/-o")
+    image = read_image(input_path)
+    boxes = image_crop_boxes(image, options, input_path)
+    outputs = segment_paths(output, len(boxes))
+    for box, path in zip(boxes, outputs, strict=True):
+        write_image(path, box.crop(image, options.size))
+    return [segment_record(Segment(0, 0, box), path, None) for box, path in zip(boxes, outputs, strict=True)]
+
+
+def _crop_video(input_path: str, output: Path | None, options: CropOptions,
+                print_commands: bool) -> list[dict[str, Any]]:
+    with open_video(input_path) as reader:
+        segments = find_segments(reader, options)
+        outputs = segment_paths(output or DEFAULT_VIDEO_OUTPUT, len(segments))
+        records = [segment_record(s, p, reader.fps) for s, p in zip(segments, outputs, strict=True)]
+        if print_commands:
+            commands = official_commands(input_path, segments, outputs, reader, options.size)
+            return [record | {"command": command} for record, command in zip(records, commands, strict=True)]
+        write_segments(reader, segments, outputs, options.size)
+    return records

@@ -1,0 +1,67 @@
+"""`animcli eval` as one library call: the papers' reconstruction protocol for a model, or scoring another
+tool's videos (``pred`` against ``gt``), into a :class:`~animcli.evaluation.report.Report`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from animcli.errors import AnimcliError
+from animcli.evaluation.compare import compare_videos, matched_videos
+from animcli.evaluation.metrics import select_metrics
+from animcli.evaluation.reconstruct import reconstruct_videos
+from animcli.evaluation.report import Report, VideoRecord
+from animcli.evaluation.videos import list_videos
+from animcli.loading import load_model
+
+#: frames per batch when scoring existing videos (no model to fit in memory).
+COMPARISON_BATCH_SIZE = 8
+
+
+def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path | None = None,
+        config: str | None = None, pred: Path | None = None, gt: Path | None = None, limit: int | None = None,
+        out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", fp16: bool | None = None,
+        batch_size: int | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None) -> Report:
+    """Evaluate a model (``data`` + ``model`` or ``checkpoint``) or existing videos (``pred`` + ``gt``).
+
+    ``out`` also receives the reconstructions (PNG frame folders) and ``distribution.png``;
+    ``on_progress(done, total)`` is called after every video.
+    """
+    comparing = pred is not None or gt is not None
+    if comparing and (pred is None or gt is None):
+        raise AnimcliError("--pred and --gt go together")
+    if comparing and (model or checkpoint or config or data):
+        raise AnimcliError("--pred/--gt score existing videos: drop --model/--checkpoint/--config/--data")
+    if not comparing and (data is None or (model is None) == (checkpoint is None)):
+        raise AnimcliError("give --data and one of --model/--checkpoint (or --pred DIR --gt DIR)")
+    selected, unavailable = select_metrics(metrics)
+    if comparing:
+        pairs = matched_videos(pred, gt, limit)
+        context: dict[str, Any] = {"mode": "comparison", "pred": str(pred), "gt": str(gt)}
+        records = compare_videos(pairs, selected, batch_size=batch_size or COMPARISON_BATCH_SIZE)
+    else:
+        videos = dict(list(list_videos(data).items())[:limit])
+        animation_model = load_model(checkpoint, config, model=model, device=device)
+        context = {"mode": "reconstruction", "model": model, "checkpoint": checkpoint and str(checkpoint),
+                   "config": config, "family": animation_model.family, "size": animation_model.size,
+                   "data": str(data)}
+        records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
+                                     frames_dir=out and out / "reconstruction")
+        pairs = videos
+    report = Report(selected, unavailable, _collect(records, len(pairs), on_progress), context)
+    if out is not None:
+        report.write_distribution(out / "distribution.png")
+    return report
+
+
+def _collect(records: Iterable[VideoRecord], total: int,
+             on_progress: Callable[[int, int | None], None] | None) -> list[VideoRecord]:
+    done: list[VideoRecord] = []
+    for record in records:
+        done.append(record)
+        if on_progress is not None:
+            on_progress(len(done), total)
+    return done
+
