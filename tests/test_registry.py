@@ -191,8 +191,11 @@ def test_list_shows_every_entry_without_network(user_registry: Path, tmp_path: P
     assert len(table) == len(listings) + 1
 
 
-def test_import_registers_a_checkpoint_that_loads(user_registry: Path, reference_dir: Path) -> None:
-    folder = reference_dir / "fomm" / "fixtures"
+def test_import_registers_a_checkpoint_that_loads(user_registry: Path, reference_dir: Path, tmp_path: Path) -> None:
+    # Reached through a symlink, as with a symlinked ../shared: the registry records the file itself.
+    (tmp_path / "linked").symlink_to(reference_dir / "fomm" / "fixtures", target_is_directory=True)
+    folder = tmp_path / "linked"
+    real_checkpoint = (folder / "checkpoint.pth.tar").resolve()
 
     result = CliRunner().invoke(app, ["models", "import", "small-fomm", str(folder / "checkpoint.pth.tar"),
                                       "--config", str(folder / "config.yaml")])
@@ -200,13 +203,14 @@ def test_import_registers_a_checkpoint_that_loads(user_registry: Path, reference
     assert result.exit_code == 0, result.output
     entry = tomllib.loads(user_registry.read_text())["models"]["small-fomm"]
     assert entry["sources"] == [{
-        "path": str(folder / "checkpoint.pth.tar"),
-        "file_size": (folder / "checkpoint.pth.tar").stat().st_size,
-        "sha256": sha256_of_file(folder / "checkpoint.pth.tar"),
+        "path": str(real_checkpoint),
+        "file_size": real_checkpoint.stat().st_size,
+        "sha256": sha256_of_file(real_checkpoint),
     }]
+    assert Path(entry["config"]) == (folder / "config.yaml").resolve()
     resolved = resolve_model_spec("small-fomm")
     assert (resolved.family, resolved.size, resolved.default_mode) == ("fomm", 128, "relative")
-    assert resolved.config == folder / "config.yaml"
+    assert resolved.config == (folder / "config.yaml").resolve()
 
 
 @pytest.mark.parametrize(

@@ -58,11 +58,15 @@ def import_model(name: str, path: Path, config: str | None = None) -> Path:
     truncated download is refused here rather than on the next ``animate``.
     """
     check_model_name(name)
+    # The entry records the file that was hashed, not the way it was reached: a relative path or a symlink
+    # (e.g. a symlinked ../shared) can later lead elsewhere, and the entry would then name other bytes.
     path = path.expanduser().resolve()
     if not path.is_file():
         raise RegistryError(f"{path} is not a file")
     known = load_registry().get(name)
     config_ref = config_reference(config, Path.cwd()) if config is not None else None
+    if isinstance(config_ref, Path):
+        config_ref = config_ref.resolve()
     model = load_for_import(name, path, config_ref or (known.config if known else None), known)
     fields: dict[str, Any] = {
         "sources": [{"path": str(path), "file_size": path.stat().st_size, "sha256": sha256_of_file(path)}]
