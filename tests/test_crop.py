@@ -120,6 +120,44 @@ def test_explicit_and_motion_boxes(tmp_path: Path) -> None:
     assert 96 <= box.x <= 100 and box.x + box.side >= 192 and box.y <= 60 and box.y + box.side >= 76
 
 
+@pytest.mark.parametrize(
+    ("tube", "frame_size", "expected"),
+    [
+        (Box(-37, -102, 301, 236), (256, 256), CropBox(0, 0, 256)),  # bigger than the frame: shrunk to fit
+        (Box(-20, 180, 40, 240), (320, 240), CropBox(0, 180, 60)),  # past the corner: shifted inside
+        (Box(10, 0, 410, 100), (640, 200), CropBox(110, 0, 200)),  # wide: as tall as the frame, centred
+    ],
+)
+def test_crop_boxes_are_square_and_inside_the_frame(tube: Box, frame_size: tuple[int, int],
+                                                    expected: CropBox) -> None:
+    assert CropBox.around(tube, 0.0, frame_size) == expected
+
+
+def test_crops_are_real_pixels_never_stretched_edges(samples: Path) -> None:
+    with open_video(samples / "vox/driving2.mp4") as reader:
+        [segment] = find_segments(reader, CropOptions(every=10))
+        frame = next(iter(reader))
+    box = segment.crop_box
+    assert box.side == min(frame.shape[:2]) and box.x >= 0 and box.y >= 0  # the face box outgrows the frame
+    assert box.x + box.side <= frame.shape[1] and box.y + box.side <= frame.shape[0]
+    np.testing.assert_array_equal(box.crop(frame, box.side), frame[box.y:box.y + box.side, box.x:box.x + box.side])
+
+
+def test_a_box_outside_the_frame_is_refused(tmp_path: Path) -> None:
+    write_image(tmp_path / "image.png", np.zeros((40, 60, 3), np.uint8))
+    result = runner.invoke(app, ["crop", str(tmp_path / "image.png"), "-o", str(tmp_path / "out.png"),
+                                 "--box", "70,0,10,10"])
+    assert result.exit_code == 2 and result.output == "animcli: error: --box 70,0,10,10 lies outside the 60x40 frame\n"
+
+
+def test_motion_box_holds_the_whole_moving_person(samples: Path) -> None:
+    # The performer moves mostly his arms; his head (top ≈ row 10) and feet (bottom ≈ row 245) stay still.
+    with open_video(samples / "taichi/driving2.mp4") as reader:
+        [segment] = find_segments(reader, CropOptions(box="auto", increase=0.0))
+    box = segment.crop_box
+    assert box.y <= 5 and box.y + box.side >= 250 and box.side <= 256
+
+
 def test_print_commands_writes_nothing(samples: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["crop", str(samples / "ted/driving2.mp4"), "-o", str(tmp_path / "c.mp4"),
                                  "--print-commands", "--every", "10"])

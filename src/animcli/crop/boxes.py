@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from animcli.errors import AnimcliError
 from animcli.media import resize_square
 
 
@@ -44,6 +44,15 @@ class Box:
         theirs = (other.width + 1) * (other.height + 1)
         return intersection / (own + theirs - intersection)
 
+    def overlap_area(self, other: Box) -> float:
+        return Box(max(self.left, other.left), max(self.top, other.top),
+                   min(self.right, other.right), min(self.bottom, other.bottom)).area
+
+    def union(self, other: Box) -> Box:
+        """The smallest box containing both."""
+        return Box(min(self.left, other.left), min(self.top, other.top),
+                   max(self.right, other.right), max(self.bottom, other.bottom))
+
     def scaled(self, factor: float) -> Box:
         """The box in a frame resized by `factor`."""
         return Box(self.left * factor, self.top * factor, self.right * factor, self.bottom * factor)
@@ -58,8 +67,8 @@ class Box:
 
 @dataclass(frozen=True)
 class CropBox:
-    """A square region of a frame (x, y, side in pixels); it may reach past the frame edges, which are
-    then replicated, so that the crop is never squashed."""
+    """A square region of a frame (x, y, side in pixels), always wholly inside the frame: a crop is made of
+    real pixels only, never of replicated edges, and is never squashed."""
 
     x: int
     y: int
@@ -68,38 +77,38 @@ class CropBox:
     @classmethod
     def around(cls, tube: Box, increase: float, frame_size: tuple[int, int]) -> CropBox:
         """The official crop rule made square: enlarge the tube by `increase` on every side (the shorter
-        side more, up to the longer one), then slide the square into the frame where it fits.
+        side more, up to the longer one); a square bigger than the frame shrinks to its shorter side, and the
+        square is then shifted into the frame, staying as close to the tube's centre as the frame allows.
 
         `frame_size` is (W, H).
         """
-        side = max(tube.width, tube.height) * (1 + 2 * increase)
+        width, height = frame_size
+        side = max(min(round(max(tube.width, tube.height) * (1 + 2 * increase)), width, height), 1)
         centre_x, centre_y = (tube.left + tube.right) / 2, (tube.top + tube.bottom) / 2
-        side_px = max(int(round(side)), 2)
-        x = _slide_into(int(round(centre_x - side / 2)), side_px, frame_size[0])
-        y = _slide_into(int(round(centre_y - side / 2)), side_px, frame_size[1])
-        return cls(x, y, side_px)
+        x = _shift_inside(round(centre_x - side / 2), side, width)
+        y = _shift_inside(round(centre_y - side / 2), side, height)
+        return cls(x, y, side)
 
     @classmethod
     def from_user_box(cls, box: Box, frame_size: tuple[int, int]) -> CropBox:
-        """A user's box squared about its centre (grown, never cut), with no margin added."""
+        """A user's box squared about its centre, with no margin added (then fitted like any other box)."""
+        width, height = frame_size
+        if box.right <= 0 or box.bottom <= 0 or box.left >= width or box.top >= height:
+            raise AnimcliError(f"--box {_xywh_text(box)} lies outside the {width}x{height} frame")
         return cls.around(box, 0.0, frame_size)
 
     def crop(self, frame: np.ndarray, size: int) -> np.ndarray:
         """The size×size crop of `frame`."""
-        height, width = frame.shape[:2]
-        pad_left, pad_top = max(-self.x, 0), max(-self.y, 0)
-        pad_right, pad_bottom = max(self.x + self.side - width, 0), max(self.y + self.side - height, 0)
-        if pad_left or pad_top or pad_right or pad_bottom:
-            frame = cv2.copyMakeBorder(frame, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
-        x, y = self.x + pad_left, self.y + pad_top
-        return resize_square(frame[y:y + self.side, x:x + self.side], size)
+        return resize_square(frame[self.y:self.y + self.side, self.x:self.x + self.side], size)
 
     def as_xywh(self) -> list[int]:
         return [self.x, self.y, self.side, self.side]
 
 
-def _slide_into(start: int, length: int, extent: int) -> int:
-    """Move [start, start+length) inside [0, extent) when it fits; otherwise keep it centred as given."""
-    if length > extent:
-        return start
+def _shift_inside(start: int, length: int, extent: int) -> int:
+    """The start of [start, start+length) moved just enough to lie inside [0, extent) (length <= extent)."""
     return min(max(start, 0), extent - length)
+
+
+def _xywh_text(box: Box) -> str:
+    return ",".join(f"{value:g}" for value in (box.left, box.top, box.width, box.height))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from animcli.crop.boxes import Box, CropBox
-from animcli.crop.detectors import get_detector
+from animcli.crop.detectors import detect_people, get_detector
 from animcli.crop.options import AUTO, CropOptions, NoFaceError
 from animcli.crop.tubes import MotionBounds, Segment, segments_from_trajectories, select_faces, track_faces
 from animcli.errors import AnimcliError
@@ -107,16 +107,13 @@ def write_segments(reader: VideoReader, segments: list[Segment], outputs: list[P
 
 def official_commands(input_path: str, segments: list[Segment], outputs: list[Path], reader: VideoReader,
                       size: int) -> list[str]:
-    """The ffmpeg commands the official crop-video.py prints: like it, they clip the crop to the frame
-    (so a crop reaching past an edge comes out squashed, where `animcli crop` replicates the edge)."""
+    """The ffmpeg commands the official crop-video.py prints, with our square in-frame boxes (the official
+    script clips its boxes to the frame, which squashes a crop that reaches past an edge)."""
     commands = []
     fps = reader.fps
     for segment, output in zip(segments, outputs, strict=True):
         box = segment.crop_box
-        left, top = max(box.x, 0), max(box.y, 0)
-        width = min(box.x + box.side, reader.size[0]) - left
-        height = min(box.y + box.side, reader.size[1]) - top
-        crop = f"crop={width}:{height}:{left}:{top}, scale={size}:{size}"
+        crop = f"crop={box.side}:{box.side}:{box.x}:{box.y}, scale={size}:{size}"
         timing = ["-ss", f"{segment.start / fps:.3f}", "-t", f"{segment.frame_count / fps:.3f}"]
         commands.append(shlex.join(["ffmpeg", "-i", input_path, *timing, "-filter:v", crop, str(output)]))
     return commands
@@ -132,15 +129,29 @@ def segment_record(segment: Segment, output: Path | None, fps: float | None) -> 
 
 
 def _motion_segment(reader: VideoReader, options: CropOptions) -> Segment:
+    """`--box auto`: what moves over the whole video, widened to the whole person it belongs to.
+
+    Frame differences miss the parts of a subject that stay still (a taichi performer's head and feet), so
+    upright people found by OpenCV's HOG detector (once per second of video) who cover a quarter or more of
+    the moving region join the box.
+    """
     motion = MotionBounds()
+    people: list[Box] = []
+    every = max(round(reader.fps), 1)
     count = 0
-    for frame in reader:
+    for index, frame in enumerate(reader):
         motion.add(frame)
+        if index % every == 0:
+            people.extend(detect_people(frame))
         count += 1
     moving = motion.box()
     if moving is None:
         raise NoFaceError(f"{reader.name}: nothing moves in the video; give --box x,y,w,h")
-    return Segment(0, count - 1, CropBox.around(moving, options.increase, reader.size))
+    subject = moving
+    for person in people:
+        if person.overlap_area(moving) >= moving.area / 4:
+            subject = subject.union(person)
+    return Segment(0, count - 1, CropBox.around(subject, options.increase, reader.size))
 
 
 def _count_frames(reader: VideoReader) -> int:

@@ -26,6 +26,11 @@ DETECTION_SIDE = 640
 # Below this size dlib's detectors upsample once: their smallest face is ~80 px otherwise.
 UPSAMPLE_BELOW = 400
 MMOD_FILE = "mmod_human_face_detector.dat"
+# OpenCV's HOG people detector finds upright people at least 128 px tall; it runs on frames no larger than this.
+PEOPLE_DETECTION_SIDE = 400
+# Its detections scoring lower are mostly clutter or fragments of a person (seen on the taichi and TED samples).
+PEOPLE_MIN_SCORE = 0.5
+PEOPLE_EDGE_ROOM = 0.2  # of the frame's longer side, on every side
 
 
 class DetectorUnavailable(AnimcliError):
@@ -40,11 +45,8 @@ class FaceDetector:
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         """Head boxes in `frame` (RGB uint8), in the frame's pixels."""
-        height, width = frame.shape[:2]
-        factor = min(1.0, DETECTION_SIDE / max(height, width))
-        small = frame if factor == 1.0 else cv2.resize(
-            frame, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA)
-        faces = self._raw_faces(np.ascontiguousarray(small))
+        small, factor = _downscaled(frame, DETECTION_SIDE)
+        faces = self._raw_faces(small)
         return [face.scaled(1 / factor).reframed(self.head_scale, self.head_shift_up) for face in faces]
 
     def _raw_faces(self, frame: np.ndarray) -> list[Box]:
@@ -95,3 +97,32 @@ def _haar_cascade() -> cv2.CascadeClassifier:
         raise DetectorUnavailable("OpenCV's bundled face cascade is missing "
                                   "(needs opencv-python-headless < 5)")
     return cascade
+
+
+def detect_people(frame: np.ndarray) -> list[Box]:
+    """Whole-body boxes of upright people in `frame` (RGB uint8), in the frame's pixels."""
+    small, factor = _downscaled(frame, PEOPLE_DETECTION_SIDE)
+    # The detector's window includes a margin around the person; without room beyond the edges it misses
+    # (or cuts) people who fill the frame, as in taichi videos. Replicated edges give it that room.
+    pad = round(max(small.shape[:2]) * PEOPLE_EDGE_ROOM)
+    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    found, scores = _hog_people().detectMultiScale(padded, winStride=(8, 8), padding=(16, 16), scale=1.05)
+    return [Box.from_xywh(x - pad, y - pad, width, height).scaled(1 / factor)
+            for (x, y, width, height), score in zip(found, np.ravel(scores), strict=True)
+            if score >= PEOPLE_MIN_SCORE]
+
+
+def _downscaled(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """`frame` shrunk (area filter) so that its longer side is at most `max_side`, and the factor used."""
+    height, width = frame.shape[:2]
+    factor = min(1.0, max_side / max(height, width))
+    small = frame if factor == 1.0 else cv2.resize(
+        frame, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(small), factor
+
+
+@cache
+def _hog_people() -> cv2.HOGDescriptor:
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor.getDefaultPeopleDetector())
+    return hog
