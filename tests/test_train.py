@@ -50,7 +50,7 @@ def config_file(family: str, directory: Path) -> Path:
 
 
 def options(family: str, data_root: Path, out: Path, **overrides) -> TrainOptions:
-    settings = dict(model=family, data=data_root, out=out, perceptual="none", progress=False,
+    settings = dict(model=family, data=data_root, out=out, perceptual="none",
                     checkpoint_every=100, sample_every=100)
     settings.update(overrides)
     return TrainOptions(**settings)

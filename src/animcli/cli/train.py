@@ -55,15 +55,18 @@ def train(
 ) -> None:
     """Train a model on a video dataset; multi-GPU: `torchrun --nproc-per-node N -m animcli train …`."""
     with user_errors():
+        from animcli.cli.progress import TrainingProgress
         from animcli.train import TrainOptions
         from animcli.train import train as run_training
 
-        result = run_training(TrainOptions(
+        options = TrainOptions(
             model=model, data=data, out=out, config=config, resume=resume, max_steps=max_steps,
             max_minutes=max_minutes, batch_size=batch_size, device=device, seed=seed,
             checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every,
             num_workers=num_workers, perceptual=perceptual.value, vgg_weights=vgg_weights,
-            precision=precision.value, progress=not quiet,
-        ))
+            precision=precision.value,
+        )
+        with TrainingProgress(Path(model).name, quiet) as progress:
+            result = run_training(options, progress)
     typer.echo(f"{result.stop_reason} at step {result.position.step} (epoch {result.position.epoch}) after "
                f"{result.seconds:.0f} s; checkpoint: {result.checkpoint}", err=True)

@@ -10,14 +10,13 @@ stream (see ``data.dataset``) a resumed run reproduces the uninterrupted run bit
 from __future__ import annotations
 
 import json
-import math
 import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import yaml
@@ -65,7 +64,16 @@ class TrainOptions:
     perceptual: str = "vgg"
     vgg_weights: Path | None = None
     precision: str = "auto"
-    progress: bool = True
+
+
+class TrainingReporter(Protocol):
+    """Receives the run's progress; the CLI draws it (the library itself never prints)."""
+
+    def start(self, step: int, epoch: int, total: int) -> None:
+        """Called once before the first step; ``step`` > 0 when the run resumes."""
+
+    def update(self, step: int, epoch: int, losses: dict[str, float]) -> None:
+        """Called after every step with that step's losses."""
 
 
 @dataclass
@@ -278,11 +286,14 @@ class TrainingRun:
         total = self.num_epochs * self.sampler.batches_per_epoch
         return min(total, self.options.max_steps) if self.options.max_steps is not None else total
 
-    def fit(self) -> TrainResult:
+    def fit(self, reporter: TrainingReporter | None = None) -> TrainResult:
         started = time.monotonic()
         log = TrainingLog(self.run.log, self.options.log_every, enabled=self.world.is_main)
+        reporter = reporter if self.world.is_main else None
+        if reporter is not None:
+            reporter.start(self.position.step, self.position.epoch, self.total_steps())
         reason = None
-        with StopRequest().installed() as stop, progress_bar(self, enabled=self.world.is_main) as progress:
+        with StopRequest().installed() as stop:
             self.family.train_mode()
             reason = self.stop_reason(started, stop)
             while reason is None:
@@ -291,11 +302,14 @@ class TrainingRun:
                     losses = self.family.train_step(source, driving)
                     self.advance()
                     log.record(self.position, losses, self.family.learning_rates(), time.monotonic() - started)
-                    progress(self.position, losses)
+                    if reporter is not None:
+                        reporter.update(self.position.step, self.position.epoch, losses)
                     reason = self.stop_reason(started, stop)
                     self.periodic_outputs(final=reason is not None)
                     if reason is not None or self.position.batch == 0:
                         break
+        # The last step is always in the log, however few steps ran since the last full --log-every group.
+        log.flush(self.position, self.family.learning_rates(), time.monotonic() - started)
         self.world.barrier()
         return TrainResult(self.run.checkpoint, self.position, reason, time.monotonic() - started, log.last)
 
@@ -336,7 +350,12 @@ class TrainingLog:
         for name, value in losses.items():
             self.sums[name] = self.sums.get(name, 0.0) + value
         self.count += 1
-        if not self.enabled or position.step % self.every:
+        if position.step % self.every == 0:
+            self.flush(position, lrs, seconds)
+
+    def flush(self, position: Position, lrs: dict[str, float], seconds: float) -> None:
+        """Write the mean of the steps recorded since the last line (if any)."""
+        if not self.enabled or self.count == 0:
             return
         means = {name: total / self.count for name, total in self.sums.items()}
         entry = {"step": position.step, "epoch": position.epoch, "seconds": round(seconds, 2),
@@ -346,31 +365,9 @@ class TrainingLog:
         self.sums, self.count = {}, 0
 
 
-@contextmanager
-def progress_bar(run: TrainingRun, enabled: bool) -> Iterator[Any]:
-    """A rich progress bar on stderr showing the step count and the latest losses."""
-    if not (enabled and run.options.progress):
-        yield lambda position, losses: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("[bold]train {task.fields[family]}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[losses]}"))
-    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        task = progress.add_task("train", total=run.total_steps(), completed=run.position.step,
-                                 family=run.options.model, losses="")
-
-        def update(position: Position, losses: dict[str, float]) -> None:
-            text = " ".join(f"{name}={value:.3g}" for name, value in losses.items() if math.isfinite(value))
-            progress.update(task, completed=position.step, losses=f"epoch {position.epoch} {text}")
-
-        yield update
-
-
-def train(options: TrainOptions) -> TrainResult:
+def train(options: TrainOptions, reporter: TrainingReporter | None = None) -> TrainResult:
     run = TrainingRun(options)
     try:
-        return run.fit()
+        return run.fit(reporter)
     finally:
         run.world.close()
