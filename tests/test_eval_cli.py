@@ -113,3 +113,29 @@ def test_eval_of_a_checkpoint_trained_by_animcli_train(shared_dir: Path, shapes_
     assert len(report["videos"]) == 3 and all(record["frames"] == 32 for record in report["videos"])
     overall = report["overall"]["scores"]["l1"]
     assert overall == pytest.approx(np.mean([record["scores"]["l1"] for record in report["videos"]]), rel=1e-6)
+
+
+def test_face_metrics_without_faces_say_why(shapes_test: Path, tmp_path: Path) -> None:
+    from animcli.faces import dlib_available
+
+    if not dlib_available():
+        pytest.skip("the faces extra (dlib) is not installed")
+    name = sorted(path.stem for path in shapes_test.iterdir())[0]
+    write_frames(tmp_path / "pred" / name, strip_frames(shapes_test / f"{name}.png"))
+    arguments = ["eval", "--pred", str(tmp_path / "pred"), "--gt", str(shapes_test), "--limit", "1",
+                 "--metrics", "l1,akd,mkr"]
+
+    report = run_json(*arguments)
+
+    no_face_in_both = "no frame with a face found in both the original and the reconstruction"
+    assert report["overall"]["scores"]["akd"] is None and report["overall"]["scores"]["l1"] == 0.0
+    assert report["overall"]["unscored"] == {"akd": no_face_in_both, "mkr": "no original frame with a face found"}
+    assert report["videos"][0]["unscored"] == report["overall"]["unscored"]
+    table = runner.invoke(app, arguments)
+    assert table.exit_code == 0, table.output
+    assert f"AKD –: {no_face_in_both}" in table.stderr and "MKR –: no original frame with a face found" in table.stderr
+    # The JSON's MKR description and the README say the same thing.
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "the share of frames with a face in the original but none in the reconstruction" in readme
+    assert report["metrics"]["mkr"]["description"].endswith(
+        "the share of frames with a face in the original but none in the reconstruction)")

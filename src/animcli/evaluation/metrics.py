@@ -49,6 +49,9 @@ class FrameBatch:
 class Backend(ABC):
     """Extracts per-frame features (keypoints, identity embeddings) that metrics compare."""
 
+    #: what the backend looks for in a frame, for messages ("no frame with a face found …")
+    finds = "its features"
+
     @abstractmethod
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot run here (missing package or weights), or None when it can."""
@@ -62,6 +65,8 @@ class FaceDetector(Backend):
     """dlib's 68-point shape (same point convention as the papers' face-alignment network) of the first
     detected face of each frame, or None where no face is found."""
 
+    finds = "a face"
+
     def unavailable_reason(self) -> str | None:
         return faces.missing_reason(faces.LANDMARKS_FILE)
 
@@ -73,6 +78,7 @@ class FaceLandmarks(Backend):
     """The 68 landmarks as a (68, 2) array of pixel (x, y); all NaN when no face is found."""
 
     num_keypoints = 68
+    finds = "a face"
 
     def __init__(self, detector: FaceDetector) -> None:
         self.detector = detector
@@ -97,6 +103,7 @@ class FaceIdentity(Backend):
     """
 
     recognition_file = "dlib_face_recognition_resnet_model_v1.dat"
+    finds = "a face"
 
     def __init__(self, detector: FaceDetector) -> None:
         self.detector = detector
@@ -152,6 +159,11 @@ class Metric(ABC):
     def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
         """One value per frame; None where the metric is undefined for that frame."""
 
+    def unscored_reason(self) -> str:
+        """Why a video (or the whole set) has no score: no frame where the metric was defined."""
+        finds = self.backend.finds if self.backend is not None else "its input"
+        return f"no frame with {finds} found in both the original and the reconstruction"
+
     def _feature_pairs(self, generated: FrameBatch, ground_truth: FrameBatch) -> zip:
         assert self.backend is not None
         return zip(generated.features(self.backend), ground_truth.features(self.backend), strict=True)
@@ -190,8 +202,13 @@ class MKR(Metric):
     in the generated frame (for faces: 1 when the face is lost, 0 when found); undefined without any."""
 
     def __init__(self, keypoints: Backend, name: str = "mkr", title: str = "MKR") -> None:
-        super().__init__(name, title, "fraction of original-frame keypoints not found in the generated frame",
-                         keypoints)
+        super().__init__(name, title, "share of the original's keypoints missing in the reconstruction (faces are "
+                         "found or lost whole: the share of frames with a face in the original but none in the "
+                         "reconstruction)", keypoints)
+
+    def unscored_reason(self) -> str:
+        assert self.backend is not None
+        return f"no original frame with {self.backend.finds} found"
 
     def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
         values: list[float | None] = []

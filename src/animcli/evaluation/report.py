@@ -81,8 +81,17 @@ class Report:
         metrics = {metric.name: {"title": metric.title, "description": metric.description, "available": True}
                    for metric in self.metrics}
         metrics |= {name: {"available": False, "reason": reason} for name, reason in self.unavailable.items()}
-        return {**self.context, "metrics": metrics, "videos": [record.as_dict() for record in self.videos],
-                "overall": overall}
+        return {**self.context, "metrics": metrics, "videos": [self._record_dict(record) for record in self.videos],
+                "overall": overall | self._unscored(self.overall())}
+
+    def _unscored(self, record: VideoRecord) -> dict[str, Any]:
+        """``{"unscored": {metric: why}}`` for the metrics without a score in ``record`` (nothing if none)."""
+        reasons = {metric.name: metric.unscored_reason() for metric in self.metrics
+                   if record.scores[metric.name].mean is None}
+        return {"unscored": reasons} if reasons else {}
+
+    def _record_dict(self, record: VideoRecord) -> dict[str, Any]:
+        return record.as_dict() | self._unscored(record)
 
     def print_table(self, console: Any) -> None:
         """A rich table (per video when there are few, always the overall row) and the unavailable metrics."""
@@ -103,6 +112,9 @@ class Report:
             console.print(f"{len(self.videos)} videos: per-video scores are in the --json report")
         for name, reason in self.unavailable.items():
             console.print(f"[dim]{name}: unavailable ({reason})[/dim]")
+        for metric in self.metrics:
+            if any(record.scores[metric.name].mean is None for record in [*self.videos, self.overall()]):
+                console.print(f"[dim]{metric.title} –: {metric.unscored_reason()}[/dim]")
 
     def _row(self, record: VideoRecord) -> list[str]:
         means = [record.scores[metric.name].mean for metric in self.metrics]
