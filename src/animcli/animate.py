@@ -90,6 +90,12 @@ class Animator:
         """The motion of one driving frame (H, W, 3) uint8 (e.g. to measure relative motion from)."""
         return next(self._motions([frame]))[1]
 
+    def source_keypoints(self, source_image: np.ndarray) -> np.ndarray | None:
+        """The source's (K, 2) keypoints in [-1, 1] (keypoint families; None for others)."""
+        with self._precision():
+            keypoints = _numpy_or_none(self.model.keypoints(self.model.source_motion(self.encode_source(source_image))))
+        return None if keypoints is None else keypoints[0]
+
     def find_best_frame(self, source_image: np.ndarray, driving_frames: Iterable[np.ndarray]) -> tuple[int, Motion]:
         """Index (and motion) of the driving frame whose pose is closest to the source's."""
         source_motion = self.model.source_motion(self.encode_source(source_image))

@@ -9,12 +9,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from animcli.animate import AnimatedBatch, Animator
 from animcli.choices import Normalization
+from animcli.errors import AnimcliError
 from animcli.media import VideoReader, open_video, open_writer, read_image, resize_square
+from animcli.media.trim import Trim, TrimmedVideo
 from animcli.models.base import Motion
 from animcli.visualize import draw_keypoints, side_by_side
 
@@ -23,6 +26,7 @@ from animcli.visualize import draw_keypoints, side_by_side
 class OutputStyle:
     side_by_side: bool = False  # source | driving | result
     show_keypoints: bool = False
+    output_size: int | None = None  # side of the result (each panel of a side-by-side); None: the model's
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,9 @@ class AnimationResult:
     frames: int
     fps: float
     best_frame: int | None
-    best_frame_by: str | None = None  # "face landmarks" or "model keypoints"
+    best_frame_by: str | None = None  # "face landmarks", "model keypoints" or "--best-frame"
+    frame_size: tuple[int, int] | None = None  # (width, height) of the written frames
+    audio_dropped: str | None = None  # why the driving video's audio is not in the output
 
 
 class Reiterable:
@@ -57,6 +63,8 @@ def compose_frames(batch: AnimatedBatch, predictions: np.ndarray, source: np.nda
     frames = []
     for i, prediction in enumerate(predictions):
         driving = batch.driving[i]
+        if style.output_size is not None:
+            prediction = upscale_square(prediction, style.output_size)
         if style.show_keypoints and batch.kp_driving is not None:
             driving = draw_keypoints(driving, batch.kp_driving[i])
             prediction = draw_keypoints(prediction, batch.kp_transferred[i])
@@ -64,6 +72,15 @@ def compose_frames(batch: AnimatedBatch, predictions: np.ndarray, source: np.nda
             prediction = finish(prediction)
         frames.append(side_by_side(source, driving, prediction) if style.side_by_side else prediction)
     return frames
+
+
+def upscale_square(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` at size×size: Lanczos when growing (sharper than bilinear for the small models' 64–256 px
+    results), the area filter when shrinking."""
+    if image.shape[0] == size:
+        return image
+    interpolation = cv2.INTER_LANCZOS4 if size > image.shape[0] else cv2.INTER_AREA
+    return cv2.resize(image, (size, size), interpolation=interpolation)
 
 
 class NoFaceFound(Exception):
@@ -110,21 +127,35 @@ def choose_initial_frame(animator: Animator, source: np.ndarray, frames: Iterabl
     return index, motion, "model keypoints"
 
 
-def _cropped_driving(driving: VideoReader, size: int) -> tuple[Iterable[np.ndarray], float]:
-    """The longest face segment of the driving video, cropped, and where it starts in seconds."""
+def _cropped_driving(driving: VideoReader, size: int) -> tuple[Iterable[np.ndarray], float, int]:
+    """The longest face segment of the driving video, cropped, where it starts in seconds, and its length."""
     from animcli.crop import CropOptions, find_segments, segment_frames
 
     segment = max(find_segments(driving, CropOptions(size=size)), key=lambda s: s.frame_count)
-    return Reiterable(lambda: segment_frames(driving, segment, size)), segment.start / driving.fps
+    frames = Reiterable(lambda: segment_frames(driving, segment, size))
+    return frames, segment.start / driving.fps, segment.frame_count
+
+
+def _chosen_frame(frames: Iterable[np.ndarray], index: int) -> np.ndarray:
+    """Frame ``index`` of the driving frames (``--best-frame``)."""
+    count = 0
+    for count, frame in enumerate(frames, start=1):
+        if count == index + 1:
+            return frame
+    raise AnimcliError(f"--best-frame {index} is past the driving video's last frame ({count - 1})")
 
 
 def animate_files(animator: Animator, source_path: str | Path, driving_spec: str | Path, output_spec: str | Path,
                   *, fps: float | None = None, audio: bool = True, find_best_frame: bool = False,
+                  best_frame: int | None = None, trim: Trim | None = None,
                   style: OutputStyle = OutputStyle(), crop: bool = False, paste_back: bool = False,
                   normalize: Normalization = "frame",
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
     """Animate and write ``output_spec`` atomically; ``on_progress(done, total)`` after every batch.
 
+    ``trim`` selects part of the driving video (before anything else: ``--crop`` and ``best_frame`` then count
+    within it). ``best_frame`` measures relative motion from that driving frame (the official demo's
+    ``--best_frame``); ``find_best_frame`` searches for it.
     ``crop`` cuts the face out of the source and the driving video first (the models expect face-filling
     squares); ``paste_back`` blends each animated crop back into the full-resolution source.
     ``normalize="clip"`` reproduces the official LIA demo's frames (see ``stretch_clip_uint8``): results are
@@ -133,6 +164,10 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
     """
     animator.model.check_normalization(normalize)
     stretch_clip = normalize == "clip"
+    if find_best_frame and best_frame is not None:
+        raise AnimcliError("give either --find-best-frame or --best-frame N, not both")
+    if paste_back and style.output_size is not None:
+        raise AnimcliError("--paste-back already writes the source's own size; drop --output-size")
     source = read_image(source_path)
     finish = None
     if crop or paste_back:
@@ -144,17 +179,26 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
         if paste_back:
             def finish(prediction: np.ndarray) -> np.ndarray:
                 return blend(full_source, prediction, box)
-    with open_video(driving_spec) as driving:
-        frames, audio_start, total = driving, 0.0, driving.frame_count
+    with open_video(driving_spec) as full_driving:
+        driving, audio_start = full_driving, 0.0
+        if trim is not None:
+            trimmed = TrimmedVideo(full_driving, trim)
+            driving, audio_start = trimmed, trimmed.start_seconds
+        frames, total = driving, driving.frame_count
         if crop:
-            frames, audio_start = _cropped_driving(driving, animator.size)
-            total = None
-        best_frame, initial, best_frame_by = None, None, None
+            frames, segment_start, total = _cropped_driving(driving, animator.size)
+            audio_start += segment_start
+        initial, best_frame_by = None, None
         if find_best_frame:
             best_frame, initial, best_frame_by = choose_initial_frame(animator, source, frames)
+        elif best_frame is not None:
+            initial, best_frame_by = animator.driving_motion(_chosen_frame(frames, best_frame)), "--best-frame"
         output_fps = fps or driving.fps
         audio_from = driving.path if audio and driving.has_audio else None
-        source_column = resize_square(source, animator.size)
+        source_column = resize_square(source, style.output_size or animator.size)
+        if style.side_by_side and style.show_keypoints:
+            kp_source = animator.source_keypoints(source)
+            source_column = source_column if kp_source is None else draw_keypoints(source_column, kp_source)
         done = 0
         held: list[AnimatedBatch] = []
         with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start) as writer:
@@ -171,4 +215,6 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
                 for batch, predictions in zip(held, np.split(stretched, np.cumsum([len(b.driving) for b in held])[:-1]),
                                               strict=True):
                     writer.write_many(compose_frames(batch, predictions, source_column, style, finish))
-    return AnimationResult(frames=done, fps=output_fps, best_frame=best_frame, best_frame_by=best_frame_by)
+    audio_dropped = "the output type holds no audio" if audio_from is not None and not writer.carries_audio else None
+    return AnimationResult(frames=done, fps=output_fps, best_frame=best_frame, best_frame_by=best_frame_by,
+                           frame_size=writer.frame_size, audio_dropped=audio_dropped)

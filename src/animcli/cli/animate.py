@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from animcli.choices import Normalization, TransferMode
 from animcli.cli.app import app, fail, user_errors
 from animcli.cli.options import CheckpointOption, ConfigOption, DeviceOption, Fp16Option, ModelOption, QuietOption
 from animcli.cli.progress import frame_progress
+
+if TYPE_CHECKING:
+    from animcli.pipeline import AnimationResult
 
 DEFAULT_MODEL = "demo"
 
@@ -38,6 +41,18 @@ def animate(
     find_best_frame: bool = typer.Option(False, "--find-best-frame",
                                          help="Measure relative motion from the driving frame whose pose is "
                                               "closest to the source's."),
+    best_frame: Annotated[int | None, typer.Option(
+        "--best-frame", min=0, metavar="N", help="Measure relative motion from driving frame N (0 = first; "
+                                                 "counted after --start), as the official demo's --best_frame.")
+    ] = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", metavar="TIME", help="Use the driving video from TIME on (seconds, or [H:]MM:SS[.ms]).")] = None,
+    end: Annotated[str | None, typer.Option("--end", metavar="TIME", help="Use the driving video up to TIME.")] = None,
+    max_frames: Annotated[int | None, typer.Option(
+        "--max-frames", min=1, metavar="N", help="Use at most N driving frames.")] = None,
+    output_size: Annotated[int | None, typer.Option(
+        "--output-size", min=8, metavar="N", help="Resize the result to N×N (Lanczos; default: the model's size).")
+    ] = None,
     device: DeviceOption = "auto",
     fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1,
@@ -75,8 +90,14 @@ def animate(
     with user_errors():
         from animcli.animate import Animator
         from animcli.loading import load_model
+        from animcli.media.trim import Trim, parse_time
         from animcli.models.base import TransferOptions
         from animcli.pipeline import OutputStyle, animate_files
+
+        trim = None
+        if start is not None or end is not None or max_frames is not None:
+            trim = Trim(start=0.0 if start is None else parse_time(start, "--start"),
+                        end=None if end is None else parse_time(end, "--end"), max_frames=max_frames)
 
         animation_model = load_model(checkpoint, config, model=model, device=device)
         options = TransferOptions(mode=mode or animation_model.default_mode,
@@ -84,12 +105,21 @@ def animate(
         animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16, size=size)
         with frame_progress(quiet, "animating") as on_progress:
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
-                                   find_best_frame=find_best_frame,
-                                   style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints),
+                                   find_best_frame=find_best_frame, best_frame=best_frame, trim=trim,
+                                   style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints,
+                                                     output_size=output_size),
                                    crop=crop, paste_back=paste_back,
                                    normalize="clip" if lia_demo_normalization else normalize,
                                    on_progress=on_progress)
     if not quiet:
-        best = (f" (relative to driving frame {result.best_frame}, chosen by {result.best_frame_by})"
-                if result.best_frame is not None else "")
-        typer.echo(f"wrote {result.frames} frames at {result.fps:g} fps to {output}{best}", err=True)
+        if result.audio_dropped:
+            typer.echo(f"animcli: note: the driving video's audio is not kept ({result.audio_dropped})", err=True)
+        typer.echo(f"wrote {describe_result(result)} to {output}", err=True)
+
+
+def describe_result(result: AnimationResult) -> str:
+    """`48 frames of 192x64 at 12 fps (relative to driving frame 3, chosen by …)`."""
+    width, height = result.frame_size or (0, 0)
+    best = (f" (relative to driving frame {result.best_frame}, chosen by {result.best_frame_by})"
+            if result.best_frame is not None else "")
+    return f"{result.frames} frames of {width}x{height} at {result.fps:g} fps{best}"

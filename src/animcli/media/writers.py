@@ -66,6 +66,9 @@ _STDOUT_CONTAINER = _Container("mp4", _H264, ("-movflags", "frag_keyframe+empty_
 class VideoWriter(ABC):
     """Accepts (H, W, 3) uint8 RGB frames of one size; commits the output only on a clean `close()`."""
 
+    #: whether this kind of output can hold an audio track (gif and frame folders cannot)
+    carries_audio = False
+
     def __init__(self, target: str, fps: float) -> None:
         if not fps > 0:
             raise VideoError(f"{target}: frame rate must be positive, got {fps}")
@@ -88,6 +91,11 @@ class VideoWriter(ABC):
     def write_many(self, frames: Iterable[np.ndarray]) -> None:
         for frame in frames:
             self.write(frame)
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the frames written so far; None before the first."""
+        return self._size
 
     def close(self) -> None:
         """Finish and commit the output."""
@@ -130,6 +138,7 @@ class FfmpegWriter(VideoWriter):
         super().__init__(STDIO if path is None else str(path), fps)
         self.path = path
         self.container = container
+        self.carries_audio = container.audio_codec is not None
         self.audio_from = audio_from if container.audio_codec and has_audio(audio_from) else None
         self.audio_start = audio_start
         self._temporary = None if path is None else temporary_sibling(path)
