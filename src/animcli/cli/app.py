@@ -10,8 +10,14 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import typer
+
+# Click's plain help layout, not rich's boxed table: in an 80-column terminal the table squeezes six columns
+# and cuts option names ("--no-adapt-sca…") and shows "<bool>" on flags; the plain layout wraps help text and
+# keeps every option name whole. Every Typer of the CLI uses it.
+HELP_LAYOUT: dict[str, Any] = {"rich_markup_mode": None}
 
 app = typer.Typer(
     name="animcli",
@@ -19,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **HELP_LAYOUT,
 )
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from animcli.cli.app import app, fail, user_errors
+from animcli.cli.app import HELP_LAYOUT, app, fail, user_errors
 
-data_app = typer.Typer(help="Training datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Training datasets.", no_args_is_help=True, **HELP_LAYOUT)
 app.add_typer(data_app, name="data")
 
 

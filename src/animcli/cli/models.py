@@ -9,13 +9,14 @@ from typing import Annotated
 
 import typer
 
-from animcli.cli.app import app, user_errors
+from animcli.cli.app import HELP_LAYOUT, app, user_errors
 from animcli.cli.options import ConfigOption
 
 models_app = typer.Typer(
     help="Named checkpoints: list them, download them from the Hugging Face Hub, register hand-downloaded "
     "files, convert pickles to safetensors, share conversions on the Hub.",
     no_args_is_help=True,
+    **HELP_LAYOUT,
 )
 app.add_typer(models_app, name="models")
 

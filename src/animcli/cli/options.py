@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename\\[@rev], or a checkpoint path."
+MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
 
 ModelOption = Annotated[str | None, typer.Option("--model", "-m", help=MODEL_HELP)]
 CheckpointOption = Annotated[

@@ -27,7 +27,7 @@ class PrecisionChoice(str, Enum):
 def train(
     model: str = typer.Option(..., "--model", "-m",
                               help="Family to train from scratch (fomm, lia, monkeynet), or a model to fine-tune: "
-                                   "a registry name, hf://repo_id/filename\\[@rev] or a checkpoint path."),
+                                   "a registry name, hf://repo_id/filename[@rev] or a checkpoint path."),
     data: Path = typer.Option(..., "--data", help="Dataset root: ROOT/train and ROOT/test holding videos "
                                                   "(mp4/gif/mov, frame folders or png strips)."),
     out: Path = typer.Option(..., "--out", help="Run directory: config, last checkpoint, log.jsonl, samples/."),
