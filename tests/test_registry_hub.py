@@ -308,3 +308,49 @@ def test_animate_with_a_model_pulled_from_the_hub_and_its_safetensors_conversion
     assert from_hub.shape == (len(inputs["driving"]), 128, 128, 3)
     assert np.array_equal(from_hub, from_safetensors)
     assert from_hub.std() > 1  # real frames, not a blank output
+
+
+def closed_port_endpoint() -> str:
+    """An endpoint on 127.0.0.1 where nothing listens (connections are refused at once)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("endpoint", ["closed port", "http://hub.invalid"])
+def test_an_unreachable_endpoint_fails_in_a_second_or_two(tmp_path: Path, monkeypatch, endpoint: str) -> None:
+    import time
+
+    endpoint = closed_port_endpoint() if endpoint == "closed port" else endpoint
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    started = time.monotonic()
+
+    result = CliRunner().invoke(app, ["models", "pull", "fomm-vox"])
+
+    # huggingface_hub alone retries for about half a minute before failing.
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert f"{endpoint} unreachable (cannot " in result.output and "and not cached" in result.output
+
+
+def test_an_unreachable_endpoint_still_serves_the_cache(hub: StandInHub, tmp_path: Path, monkeypatch) -> None:
+    hub.add_file("org/weights", "model.pth.tar", b"cached bytes")
+    register(tmp_path, "mine", hub_entry("org/weights", "model.pth.tar"))
+    cached = resolve_model_spec("mine").checkpoint
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint())
+
+    assert resolve_model_spec("mine").checkpoint == cached
+
+
+def test_perceptual_loss_weights_fail_fast_offline(tmp_path: Path, monkeypatch) -> None:
+    from animcli.train.vgg import VggWeightsError, hub_weights_path
+
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint())
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    with pytest.raises(VggWeightsError, match=r"unreachable \(cannot connect to 127\.0\.0\.1:\d+.*--perceptual none"):
+        hub_weights_path()

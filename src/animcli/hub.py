@@ -7,15 +7,21 @@ through ``huggingface_hub.hf_hub_download`` here, into the standard Hugging Face
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from animcli.errors import RegistryError
 
 HUB_SCHEME = "hf://"
+# How long the endpoint's host may take to resolve and accept a connection before it counts as unreachable.
+REACHABILITY_TIMEOUT_S = 1.5
 
 
 class SourceUnavailable(Exception):
@@ -128,6 +134,35 @@ def hub_failure_reason(error: BaseException, settings: HubSettings) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+@functools.cache
+def endpoint_unreachable(endpoint: str) -> str | None:
+    """Why ``endpoint`` cannot be reached (name not resolved, connection refused or timed out), or None.
+
+    huggingface_hub retries network errors with growing waits (five retries, about half a minute) before it
+    gives up, which made every offline failure slow. One plain connection attempt, once per process and
+    endpoint, tells a missing network apart in a second; the name lookup runs in a daemon thread because
+    ``getaddrinfo`` takes no timeout of its own.
+    """
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=REACHABILITY_TIMEOUT_S).close()
+            outcome.append(None)
+        except socket.gaierror:
+            outcome.append(f"cannot resolve {host}")
+        except OSError as exc:
+            outcome.append(f"cannot connect to {host}:{port}: {exc.strerror or exc}")
+
+    attempt = threading.Thread(target=connect, daemon=True)
+    attempt.start()
+    attempt.join(REACHABILITY_TIMEOUT_S + 0.5)
+    return outcome[0] if outcome else f"no answer from {host} within {REACHABILITY_TIMEOUT_S:g} s"
+
+
 @contextlib.contextmanager
 def _quiet_retries() -> Iterator[None]:
     """Silence huggingface_hub's per-retry warnings: a failure is reported once, as one line, by the caller
@@ -145,12 +180,20 @@ def download_hub_file(source: HubFile, settings: HubSettings) -> Path:
     """The file's path in the Hugging Face cache, downloaded (huggingface_hub's progress bar) if needed;
     SourceUnavailable with a one-line reason when it cannot be had."""
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
+    unreachable = None if settings.offline else endpoint_unreachable(settings.endpoint)
     try:
         with _quiet_retries():
+            # Unreachable: only the cache can answer (as huggingface_hub itself would after its retries).
             path = hf_hub_download(repo_id=source.repo_id, filename=source.filename, revision=source.revision,
                                    repo_type=source.repo_type, endpoint=settings.endpoint,
-                                   cache_dir=settings.cache_dir, local_files_only=settings.offline)
+                                   cache_dir=settings.cache_dir,
+                                   local_files_only=settings.offline or unreachable is not None)
+    except LocalEntryNotFoundError as exc:
+        reason = (hub_failure_reason(exc, settings) if unreachable is None
+                  else f"{settings.endpoint} unreachable ({unreachable}), and not cached")
+        raise SourceUnavailable(reason) from None
     except transfer_errors() as exc:
         raise SourceUnavailable(hub_failure_reason(exc, settings)) from None
     return Path(path)
