@@ -181,13 +181,15 @@ def test_list_shows_every_entry_without_network(user_registry: Path, tmp_path: P
     listings = {item["name"]: item for item in json.loads(result.output)}
     assert listings.keys() == load_registry().keys()
     assert listings["mine"] | {"path": None} == {
-        "name": "mine", "family": "fomm", "input_size": None, "file_size": 5, "license": None,
-        "status": "local", "path": None, "description": None,
+        "name": "mine", "family": "fomm", "input_size": None, "file_size": 5, "file_size_from": "local file",
+        "license": None, "status": "local", "path": None, "description": None, "source": str(checkpoint),
+        "sources": [{"path": str(checkpoint), "file_size": None, "sha256": None}], "download_page": None,
     }
     assert listings["fomm-vox"]["status"] == "downloadable"
+    assert listings["fomm-vox"]["file_size"] is None  # the Hub cannot be asked: unknown, never guessed
     assert listings["lia-vox"]["status"] == "manual"
     table = CliRunner().invoke(app, ["models", "list"]).output.splitlines()
-    assert table[0].split() == ["name", "family", "input", "download", "license", "status"]
+    assert table[0].split() == ["name", "family", "input", "download", "license", "status", "source"]
     assert len(table) == len(listings) + 1
 
 

@@ -354,3 +354,32 @@ def test_perceptual_loss_weights_fail_fast_offline(tmp_path: Path, monkeypatch) 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     with pytest.raises(VggWeightsError, match=r"unreachable \(cannot connect to 127\.0\.0\.1:\d+.*--perceptual none"):
         hub_weights_path()
+
+
+def test_models_list_names_the_source_and_asks_the_hub_for_unrecorded_sizes(hub: StandInHub, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    hub.add_file("org/weights", "model.pth.tar", b"x" * 1234)
+    register(tmp_path, "asked", hub_entry("org/weights", "model.pth.tar"))
+    register(tmp_path, "recorded", hub_entry("org/weights", "model.pth.tar", ", file_size = 99"))
+
+    result = CliRunner().invoke(app, ["models", "list", "--json"])
+
+    assert result.exit_code == 0, result.output
+    listings = {item["name"]: item for item in json.loads(result.stdout)}
+    assert (listings["asked"]["file_size"], listings["asked"]["file_size_from"]) == (1234, "hub")
+    assert (listings["recorded"]["file_size"], listings["recorded"]["file_size_from"]) == (99, "registry")
+    assert listings["asked"]["source"] == "hf://org/weights/model.pth.tar"
+    assert listings["asked"]["sources"] == [{"uri": "hf://org/weights/model.pth.tar", "repo_id": "org/weights",
+                                             "filename": "model.pth.tar", "revision": None, "repo_type": "model",
+                                             "file_size": None, "sha256": None}]
+    assert listings["lia-vox"]["source"] == listings["lia-vox"]["download_page"] == "https://github.com/wyhsirius/LIA"
+    table = CliRunner().invoke(app, ["models", "list"]).stdout.splitlines()
+    assert table[0].split() == ["name", "family", "input", "download", "license", "status", "source"]
+    assert [line.split()[3:5] + line.split()[-1:] for line in table if line.startswith("asked ")] == [
+        ["1.2", "KB", "hf://org/weights/model.pth.tar"]]
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    requests_before = len(hub.requests)
+    offline = {item.name: item for item in list_models()}
+    assert (offline["asked"].file_size, offline["asked"].file_size_from) == (None, None)  # unknown, not guessed
+    assert len(hub.requests) == requests_before

@@ -21,6 +21,8 @@ from animcli.hub import (
     SourceUnavailable,
     cached_hub_file,
     download_hub_file,
+    endpoint_unreachable,
+    hub_file_size,
     parse_hub_uri,
     remove_from_cache,
 )
@@ -150,14 +152,23 @@ def resolve_model_spec(spec: str) -> ResolvedModel:
 
 @dataclass(frozen=True)
 class ModelListing:
-    """One line of ``animcli models list``; ``status`` is cached | local | downloadable | missing | manual."""
+    """One line of ``animcli models list``; ``status`` is cached | local | downloadable | missing | manual.
+
+    ``source`` says where the model comes from in one string (an ``hf://`` address, a path, or the page to
+    download it from by hand); ``sources`` lists every source in full. ``file_size_from`` says where
+    ``file_size`` comes from: "local file", "registry" or "hub" (None: unknown, never guessed).
+    """
 
     name: str
     family: str | None
     input_size: int | None
     file_size: int | None
+    file_size_from: str | None
     license: str | None
     status: str
+    source: str | None
+    sources: list[dict[str, Any]]
+    download_page: str | None
     path: str | None
     description: str | None
 
@@ -169,7 +180,16 @@ def source_status(source: Source, settings: HubSettings) -> tuple[str, Path | No
     return ("cached", cached) if cached is not None else ("downloadable", None)
 
 
-def listing_for(entry: RegistryEntry, settings: HubSettings) -> ModelListing:
+def source_fields(source: Source) -> dict[str, Any]:
+    """A source for JSON: its registry fields, the Hub ones spelled out."""
+    if isinstance(source, LocalFile):
+        return {"path": str(source.path), "file_size": source.file_size, "sha256": source.sha256}
+    return {"uri": source.uri, "repo_id": source.repo_id, "filename": source.filename,
+            "revision": source.revision, "repo_type": source.repo_type, "file_size": source.file_size,
+            "sha256": source.sha256}
+
+
+def listing_for(entry: RegistryEntry, settings: HubSettings, online: bool) -> ModelListing:
     statuses = [source_status(source, settings) for source in entry.sources]
     available = [(status, path) for status, path in statuses if path is not None]
     if available:
@@ -180,21 +200,40 @@ def listing_for(entry: RegistryEntry, settings: HubSettings) -> ModelListing:
         status, path = statuses[0]
     else:
         status, path = "manual", None
-    recorded_sizes = [source.file_size for source in entry.sources if source.file_size is not None]
-    file_size = path.stat().st_size if path is not None else (recorded_sizes[0] if recorded_sizes else None)
+    file_size, file_size_from = known_size(entry.sources, path, settings, online)
     return ModelListing(
         name=entry.name,
         family=entry.family,
         input_size=entry.input_size,
         file_size=file_size,
+        file_size_from=file_size_from,
         license=entry.license,
         status=status,
+        source=entry.sources[0].describe() if entry.sources else entry.download_page,
+        sources=[source_fields(source) for source in entry.sources],
+        download_page=entry.download_page,
         path=str(path) if path is not None else None,
         description=entry.description,
     )
 
 
+def known_size(sources: tuple[Source, ...], path: Path | None, settings: HubSettings,
+               online: bool) -> tuple[int | None, str | None]:
+    """The download size and where it is known from: the local copy, the registry, or (online) the Hub."""
+    if path is not None:
+        return path.stat().st_size, "local file"
+    recorded = [source.file_size for source in sources if source.file_size is not None]
+    if recorded:
+        return recorded[0], "registry"
+    for source in sources:
+        if online and isinstance(source, HubFile) and (size := hub_file_size(source, settings)) is not None:
+            return size, "hub"
+    return None, None
+
+
 def list_models() -> list[ModelListing]:
-    """Every registry entry with its local state, from the disk only (no network)."""
+    """Every registry entry with its local state and where it comes from. Sizes the registry does not record
+    are asked from the Hub when it is reachable (one metadata request per file); offline they stay unknown."""
     settings = HubSettings.from_environment()
-    return [listing_for(entry, settings) for entry in load_registry().values()]
+    online = not settings.offline and endpoint_unreachable(settings.endpoint) is None
+    return [listing_for(entry, settings, online) for entry in load_registry().values()]

@@ -199,6 +199,19 @@ def download_hub_file(source: HubFile, settings: HubSettings) -> Path:
     return Path(path)
 
 
+def hub_file_size(source: HubFile, settings: HubSettings) -> int | None:
+    """The file's size as the Hub reports it (one metadata request), or None when it cannot say."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(source.repo_id, source.filename, repo_type=source.repo_type, revision=source.revision,
+                     endpoint=settings.endpoint)
+    try:
+        with _quiet_retries():
+            return get_hf_file_metadata(url, endpoint=settings.endpoint, timeout=REACHABILITY_TIMEOUT_S * 4).size
+    except transfer_errors():
+        return None
+
+
 def cached_hub_file(source: HubFile, settings: HubSettings) -> Path | None:
     """The file's path if the Hugging Face cache already holds it; never touches the network."""
     from huggingface_hub import try_to_load_from_cache

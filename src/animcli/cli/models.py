@@ -20,7 +20,7 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
-LIST_COLUMNS = ("name", "family", "input", "download", "license", "status")
+LIST_COLUMNS = ("name", "family", "input", "download", "license", "status", "source")
 
 
 def human_size(size: int | None) -> str:
@@ -40,7 +40,9 @@ def human_size(size: int | None) -> str:
 def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array of objects, for scripts.")] = False,
 ) -> None:
-    """Every known model, its licence and whether a local copy exists (never touches the network)."""
+    """Every known model: family, input size, download size, licence, local copy, and where it comes from.
+
+    Sizes the registry does not record are asked from the Hub when it can be reached."""
     with user_errors():
         from animcli.fetch import list_models
 
@@ -50,7 +52,7 @@ def list_command(
             return
         rows = [
             (item.name, item.family or "-", f"{item.input_size}px" if item.input_size else "-",
-             human_size(item.file_size), item.license or "-", item.status)
+             human_size(item.file_size), item.license or "-", item.status, item.source or "-")
             for item in listings
         ]
         widths = [max(len(row[i]) for row in [LIST_COLUMNS, *rows]) for i in range(len(LIST_COLUMNS))]
