@@ -143,6 +143,16 @@ def test_crops_are_real_pixels_never_stretched_edges(samples: Path) -> None:
     np.testing.assert_array_equal(box.crop(frame, box.side), frame[box.y:box.y + box.side, box.x:box.x + box.side])
 
 
+def test_image_and_video_crops_report_alike(samples: Path, tmp_path: Path) -> None:
+    image = runner.invoke(app, ["crop", str(samples / "vox/macron.png"), "-o", str(tmp_path / "face.png"),
+                                "--size", "64", "--box", "10,20,100,100"])
+    video = runner.invoke(app, ["crop", str(samples / "taichi/driving2.mp4"), "-o", str(tmp_path / "body.mp4"),
+                                "--size", "64", "--box", "10,20,100,100"])
+    assert image.exit_code == 0 and video.exit_code == 0, image.output + video.output
+    assert image.stderr == f"wrote {tmp_path / 'face.png'} (64x64, from the 100x100 square at 10,20)\n"
+    assert video.stderr == f"wrote {tmp_path / 'body.mp4'} (64x64, frames 0-279, from the 100x100 square at 10,20)\n"
+
+
 def test_a_box_outside_the_frame_is_refused(tmp_path: Path) -> None:
     write_image(tmp_path / "image.png", np.zeros((40, 60, 3), np.uint8))
     result = runner.invoke(app, ["crop", str(tmp_path / "image.png"), "-o", str(tmp_path / "out.png"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -51,10 +52,17 @@ def crop(
                               min_frames=min_frames, detector=detector, face=parse_face(face),
                               box=parse_box(box) if box else None, every=every)
         result = run(input_path, output, options, print_commands=print_commands)
-    if result.from_video and not print_commands:
+    if not print_commands:
         for record in result.records:
-            typer.echo(f"frames {record['start_frame']}-{record['end_frame']} -> {record['output']}", err=True)
+            typer.echo(written_line(record, size, result.from_video), err=True)
     if json_output:
         typer.echo(json.dumps(result.as_dict(), indent=2))
     elif print_commands:
         typer.echo("\n".join(record["command"] for record in result.records))
+
+
+def written_line(record: dict[str, Any], size: int, from_video: bool) -> str:
+    """`wrote OUT (256x256, frames 0-220, from the 256x256 square at 0,0)`, alike for images and videos."""
+    x, y, side, _ = record["box"]
+    frames = f", frames {record['start_frame']}-{record['end_frame']}" if from_video else ""
+    return f"wrote {record['output']} ({size}x{size}{frames}, from the {side}x{side} square at {x},{y})"
