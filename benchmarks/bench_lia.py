@@ -63,7 +63,8 @@ def streaming_animator(model: LiaModel, source: np.ndarray, driving: np.ndarray,
 
 def measure(name: str, run: Callable[[np.ndarray], np.ndarray], source_warmup: np.ndarray,
             driving: np.ndarray) -> tuple[np.ndarray, float, float]:
-    run(source_warmup)
+    if len(source_warmup):
+        run(source_warmup)
     reset_peak_rss()
     start = time.perf_counter()
     frames = run(driving)

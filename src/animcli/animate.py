@@ -8,7 +8,7 @@ source image is computed once per run (``encode_source``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from torch import Tensor
 
 from animcli.devices import inference_precision, use_fp16
 from animcli.media import resize_square
-from animcli.models.base import AnimationModel, Motion, TransferOptions, motion_slice
+from animcli.models.base import AnimationModel, Motion, TransferOptions, motion_cat, motion_slice
 
 
 @dataclass
@@ -120,6 +120,20 @@ class Animator:
         source_state = self.encode_source(source_image)
         yield from self._render(source_state, self._motions(driving_frames), initial, self.options)
 
+    def render_source(self, source_image: np.ndarray, variants: Sequence[TransferOptions]) -> Iterator[AnimatedBatch]:
+        """The source re-rendered with its own motion under each of ``variants`` (e.g. edits of its motion),
+        ``batch_size`` frames at a time; the batches' driving frames are the source itself."""
+        source_state = self.encode_source(source_image)
+        own_motion = self.model.source_motion(source_state)
+        source_frame = resize_square(source_image, self.size)
+        for start in range(0, len(variants), self.batch_size):
+            chunk = [self.model.validate_options(options) for options in variants[start:start + self.batch_size]]
+            with self._precision():
+                motions = [self.model.transfer(source_state, own_motion, own_motion, options) for options in chunk]
+                prediction = self.model.generate(source_state, motion_cat(motions))
+            yield AnimatedBatch(driving=np.repeat(source_frame[None], len(chunk), axis=0),
+                                prediction=_numpy_frames(prediction))
+
     def reconstruct(self, frames: Iterable[np.ndarray]) -> Iterator[AnimatedBatch]:
         """The papers' reconstruction protocol: source = first frame, raw motion of every frame."""
         motions = self._motions(frames)
@@ -141,7 +155,7 @@ class Animator:
                 prediction = self.model.generate(source_state, transferred)
             yield AnimatedBatch(
                 driving=frames,
-                prediction=prediction.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy(),
+                prediction=_numpy_frames(prediction),
                 kp_driving=_numpy_or_none(self.model.keypoints(motion)),
                 kp_transferred=_numpy_or_none(self.model.keypoints(transferred)),
             )
@@ -154,6 +168,11 @@ def _channels_last(model: AnimationModel) -> AnimationModel:
         if tensor.dim() == 4:
             tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
     return model
+
+
+def _numpy_frames(prediction: Tensor) -> np.ndarray:
+    """(B, 3, S, S) results in [0, 1] → (B, S, S, 3) float32 arrays."""
+    return prediction.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _numpy_or_none(tensor: Tensor | None) -> np.ndarray | None:

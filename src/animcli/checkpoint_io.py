@@ -68,7 +68,10 @@ def load_checkpoint_file(path: str | Path, map_location: str | torch.device = "c
         return load_safetensors_checkpoint(path, map_location)
     try:
         with torch.serialization.safe_globals(SAFE_EXTRA_GLOBALS):
-            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+            # Memory-mapped when the format allows it (torch ≥ 1.6 zip files; the legacy format of old
+            # checkpoints does not): a model that takes the tensors over does not hold a second copy.
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True,
+                                    mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as exc:
         if not _is_refusal(exc):
             reason = _unpickling_problem(exc)

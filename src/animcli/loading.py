@@ -78,8 +78,7 @@ def load_model(checkpoint: str | Path | None = None, config: str | Path | dict[s
     and, unless ``config`` is given, the config and default transfer mode.
     """
     resolved = read_checkpoint(checkpoint, config, model=model)
-    animation_model = family_class(resolved.family)(resolved.config)
-    animation_model.load_checkpoint(resolved.state)
+    animation_model = family_class(resolved.family).from_checkpoint(resolved.config, resolved.state)
     if resolved.default_mode is not None:
         animation_model.default_mode = resolved.default_mode
     return animation_model.eval().to(resolve_device(device))

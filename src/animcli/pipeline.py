@@ -145,7 +145,8 @@ def _chosen_frame(frames: Iterable[np.ndarray], index: int) -> np.ndarray:
     raise AnimcliError(f"--best-frame {index} is past the driving video's last frame ({count - 1})")
 
 
-def animate_files(animator: Animator, source_path: str | Path, driving_spec: str | Path, output_spec: str | Path,
+def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driving_spec: str | Path,
+                  output_spec: str | Path,
                   *, fps: float | None = None, audio: bool = True, find_best_frame: bool = False,
                   best_frame: int | None = None, trim: Trim | None = None,
                   style: OutputStyle = OutputStyle(), crop: bool = False, paste_back: bool = False,
@@ -156,6 +157,7 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
     ``trim`` selects part of the driving video (before anything else: ``--crop`` and ``best_frame`` then count
     within it). ``best_frame`` measures relative motion from that driving frame (the official demo's
     ``--best_frame``); ``find_best_frame`` searches for it.
+    ``source_path`` is an image file or an image already read (H, W, 3) uint8.
     ``crop`` cuts the face out of the source and the driving video first (the models expect face-filling
     squares); ``paste_back`` blends each animated crop back into the full-resolution source.
     ``normalize="clip"`` reproduces the official LIA demo's frames (see ``stretch_clip_uint8``): results are
@@ -168,7 +170,7 @@ def animate_files(animator: Animator, source_path: str | Path, driving_spec: str
         raise AnimcliError("give either --find-best-frame or --best-frame N, not both")
     if paste_back and style.output_size is not None:
         raise AnimcliError("--paste-back already writes the source's own size; drop --output-size")
-    source = read_image(source_path)
+    source = source_path if isinstance(source_path, np.ndarray) else read_image(source_path)
     finish = None
     if crop or paste_back:
         from animcli.crop import crop_source_image

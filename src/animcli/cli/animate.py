@@ -7,9 +7,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from animcli.choices import Normalization, TransferMode
+from animcli.choices import TransferMode
 from animcli.cli.app import app, fail, user_errors
-from animcli.cli.options import CheckpointOption, ConfigOption, DeviceOption, Fp16Option, ModelOption, QuietOption
+from animcli.cli.options import (
+    CheckpointOption,
+    ConfigOption,
+    DeviceOption,
+    EditOption,
+    Fp16Option,
+    ModelOption,
+    NormalizeOption,
+    OutputSizeOption,
+    QuietOption,
+)
 from animcli.cli.progress import frame_progress
 
 if TYPE_CHECKING:
@@ -50,9 +60,7 @@ def animate(
     end: Annotated[str | None, typer.Option("--end", metavar="TIME", help="Use the driving video up to TIME.")] = None,
     max_frames: Annotated[int | None, typer.Option(
         "--max-frames", min=1, metavar="N", help="Use at most N driving frames.")] = None,
-    output_size: Annotated[int | None, typer.Option(
-        "--output-size", min=8, metavar="N", help="Resize the result to N×N (Lanczos; default: the model's size).")
-    ] = None,
+    output_size: OutputSizeOption = None,
     device: DeviceOption = "auto",
     fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1,
@@ -67,12 +75,10 @@ def animate(
                                                     "(see `animcli crop`)."),
     paste_back: bool = typer.Option(False, "--paste-back", help="Blend the animated face back into the "
                                                                 "full-resolution source image."),
-    normalize: Annotated[Normalization, typer.Option(
-        "--normalize", help="frame: clamp each frame on its own (streams); clip: stretch the whole clip by its "
-                            "global min/max like the official LIA demo (holds the clip in memory; LIA only).")
-    ] = "frame",
+    normalize: NormalizeOption = "frame",
     lia_demo_normalization: Annotated[bool, typer.Option(
         "--lia-demo-normalization", hidden=True, help="Old name of --normalize clip.")] = False,
+    edit: EditOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Animate SOURCE with the motion of DRIVING (by default with the bundled demo model)."""
@@ -89,6 +95,7 @@ def animate(
                        "for faces use e.g. --model fomm-vox)", err=True)
     with user_errors():
         from animcli.animate import Animator
+        from animcli.editing import parse_edits
         from animcli.loading import load_model
         from animcli.media.trim import Trim, parse_time
         from animcli.models.base import TransferOptions
@@ -100,8 +107,8 @@ def animate(
                         end=None if end is None else parse_time(end, "--end"), max_frames=max_frames)
 
         animation_model = load_model(checkpoint, config, model=model, device=device)
-        options = TransferOptions(mode=mode or animation_model.default_mode,
-                                  adapt_scale=adapt_scale)
+        options = TransferOptions(mode=mode or animation_model.default_mode, adapt_scale=adapt_scale,
+                                  edits=parse_edits(animation_model, edit or []))
         animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16, size=size)
         with frame_progress(quiet, "animating") as on_progress:
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from animcli.choices import Normalization, TransferMode
@@ -34,16 +35,24 @@ class TransferOptions:
     mode: see ``animcli.choices``.
     adapt_scale: scale relative motion by the ratio of source to driving keypoint spread
     (``None`` = the family's default; families without the notion reject ``True``).
+    edits: (direction index, offset) pairs added to the source's motion code before transfer (families with a
+    motion dictionary of editable directions; others reject them).
     """
 
     mode: TransferMode = "relative"
     adapt_scale: bool | None = None
+    edits: tuple[tuple[int, float], ...] = ()
 
 
 def motion_slice(motion: Motion, index: slice | int) -> Motion:
     if isinstance(index, int):
         index = slice(index, index + 1)
     return {key: value[index] for key, value in motion.items()}
+
+
+def motion_cat(motions: list[Motion]) -> Motion:
+    """Motions of several batches as one batch."""
+    return {key: torch.cat([motion[key] for motion in motions]) for key in motions[0]}
 
 
 class AnimationModel(nn.Module, ABC):
@@ -54,6 +63,8 @@ class AnimationModel(nn.Module, ABC):
     supports_adapt_scale: ClassVar[bool] = True
     #: output normalisations (``animcli.choices``) this family's official code defines.
     normalizations: ClassVar[tuple[Normalization, ...]] = ("frame",)
+    #: whether the source's motion can be edited along named directions (``TransferOptions.edits``).
+    supports_edits: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -81,6 +92,14 @@ class AnimationModel(nn.Module, ABC):
     def infer_config(cls, checkpoint: dict[str, Any]) -> dict[str, Any] | None:
         """A config that fits a checkpoint given without one (e.g. from its tensor shapes), or None."""
         return None
+
+    @classmethod
+    def from_checkpoint(cls, config: dict[str, Any], checkpoint: dict[str, Any]) -> AnimationModel:
+        """The model of ``config`` with ``checkpoint`` loaded (families with large weights override this to
+        skip the random initialisation the checkpoint replaces anyway)."""
+        model = cls(config)
+        model.load_checkpoint(checkpoint)
+        return model
 
     @abstractmethod
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -134,6 +153,19 @@ class AnimationModel(nn.Module, ABC):
         """(B,) distance between the source pose and each driving frame's pose, scale-normalised."""
         raise ModelError(f"{self.family} cannot compare source and driving poses")
 
+    def motion_direction(self, name: str) -> int:
+        """Index of the motion direction ``name`` (a number or a documented name) that edits may change."""
+        raise self._no_edits()
+
+    def sweep(self, amplitudes: tuple[tuple[int, float], ...]) -> tuple[list[tuple[tuple[int, float], ...]], float]:
+        """Per-frame edits of a video that swings the directions out to ``amplitudes`` (direction index, offset)
+        and back, and its frame rate."""
+        raise self._no_edits()
+
+    def _no_edits(self) -> ModelError:
+        return ModelError(f"{self.family} models have no editable motion directions (--edit needs a model with a "
+                          "motion dictionary of named directions, such as liax)")
+
     def reconstruction_options(self) -> TransferOptions:
         """Transfer used by the papers' reconstruction protocol (raw driving motion)."""
         return TransferOptions(mode="absolute", adapt_scale=False)
@@ -148,4 +180,6 @@ class AnimationModel(nn.Module, ABC):
         """Reject options this family cannot honour; fill in defaults."""
         if options.adapt_scale and not self.supports_adapt_scale:
             raise ModelError(f"--adapt-scale has no meaning for {self.family} models; use --no-adapt-scale")
+        if options.edits and not self.supports_edits:
+            raise self._no_edits()
         return options

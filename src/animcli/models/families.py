@@ -20,13 +20,16 @@ from animcli.models.base import AnimationModel
 class Family:
     name: str
     model_module: str
-    trainer_module: str
+    #: None: animcli cannot train the family (LIA-X: its authors published inference code only).
+    trainer_module: str | None = None
 
     def model_class(self) -> type[AnimationModel]:
         return importlib.import_module(self.model_module).MODEL
 
     def trainer_class(self) -> type:
         """The family's ``FamilyTrainer`` subclass (training code sits above the models, so it is not named here)."""
+        if self.trainer_module is None:
+            raise ModelError(f"animcli cannot train {self.name} models (only load and run published ones)")
         return importlib.import_module(self.trainer_module).TRAINER
 
 
@@ -36,6 +39,7 @@ FAMILIES = {
         Family("fomm", "animcli.models.fomm", "animcli.train.fomm"),
         Family("lia", "animcli.models.lia", "animcli.train.lia"),
         Family("monkeynet", "animcli.models.monkeynet", "animcli.train.monkeynet"),
+        Family("liax", "animcli.models.liax"),
     )
 }
 
@@ -59,4 +63,4 @@ def detect_family(config: dict[str, Any] | None = None, checkpoint: dict[str, An
         ):
             return name
     what = "config" if config is not None else "checkpoint"
-    raise ModelError(f"the {what} is not a FOMM, LIA or Monkey-Net {what}")
+    raise ModelError(f"the {what} is not a FOMM, LIA, LIA-X or Monkey-Net {what}")

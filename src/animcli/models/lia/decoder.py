@@ -19,7 +19,16 @@ from animcli.models import blocks
 from animcli.models.blocks import float32_region
 from animcli.models.lia.architecture import LiaArchitecture
 from animcli.models.lia.direction import Direction
-from animcli.models.lia.layers import Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample, at_least_float32
+from animcli.models.lia.layers import (
+    LIA,
+    Blur,
+    ConvLayer,
+    EqualLinear,
+    FusedLeakyReLU,
+    Upsample,
+    Variant,
+    at_least_float32,
+)
 
 DEMODULATION_EPS = 1e-8
 
@@ -79,12 +88,13 @@ class NoiseInjection(nn.Module):
 
 class StyledConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, style_dim: int,
-                 blur_taps: Sequence[float], upsample: bool = False) -> None:
+                 blur_taps: Sequence[float], upsample: bool = False, variant: Variant = LIA) -> None:
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, style_dim, blur_taps,
                                     upsample=upsample)
-        self.noise = NoiseInjection()
-        self.activate = FusedLeakyReLU(out_channels)
+        if variant.noise_injection:
+            self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_channels, variant)
 
     def forward(self, x: Tensor, style: Tensor) -> Tensor:
         return self.activate(self.conv(x, style))
@@ -93,32 +103,35 @@ class StyledConv(nn.Module):
 class ToRGB(nn.Module):
     """Unmodulated 1×1 conv (with the fused activation) to RGB, plus the upsampled RGB of the level below."""
 
-    def __init__(self, in_channels: int, blur_taps: Sequence[float], upsample: bool = True) -> None:
+    def __init__(self, in_channels: int, blur_taps: Sequence[float], upsample: bool = True,
+                 variant: Variant = LIA) -> None:
         super().__init__()
+        self.skip_upsample_name = variant.skip_upsample_name
         if upsample:
-            self.upsample = Upsample(blur_taps)
-        self.conv = ConvLayer(in_channels, 3, 1, blur_taps)
+            self.add_module(self.skip_upsample_name, Upsample(blur_taps))
+        self.conv = ConvLayer(in_channels, 3, 1, blur_taps, variant=variant)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x: Tensor, skip: Tensor | None = None) -> Tensor:
         out = self.conv(x) + self.bias.to(x.dtype)
         if skip is not None:
-            out = out + self.upsample(skip)
+            out = out + self.get_submodule(self.skip_upsample_name)(skip)
         return out
 
 
-def linspace_grid(size: int, like: Tensor) -> Tensor:
-    """(size, size, 2) grid of (x, y) = linspace(-1, 1) pairs, built in float64 like the official NumPy grid."""
-    lin = torch.linspace(-1, 1, size, dtype=torch.float64, device=like.device)
+def linspace_grid(size: int, like: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
+    """(size, size, 2) grid of (x, y) = linspace(-1, 1) pairs, built in ``dtype`` (the official code's)."""
+    lin = torch.linspace(-1, 1, size, dtype=dtype, device=like.device)
     return torch.stack([lin[None, :].expand(size, size), lin[:, None].expand(size, size)], dim=-1).to(like.dtype)
 
 
 class ToFlow(nn.Module):
     """Predicts flow logits (2 offset channels + 1 mask channel), warps ``feat`` and blends it into ``x``."""
 
-    def __init__(self, in_channels: int, style_dim: int, blur_taps: Sequence[float]) -> None:
+    def __init__(self, in_channels: int, style_dim: int, blur_taps: Sequence[float], variant: Variant = LIA) -> None:
         super().__init__()
-        self.upsample = Upsample(blur_taps)
+        self.variant = variant
+        self.add_module(variant.skip_upsample_name, Upsample(blur_taps))
         self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, blur_taps, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
@@ -130,13 +143,13 @@ class ToFlow(nn.Module):
         with float32_region(x):
             logits = self.conv(at_least_float32(x), style) + self.bias
             if skip is not None:
-                logits = logits + self.upsample(skip)
+                logits = logits + self.get_submodule(self.variant.skip_upsample_name)(skip)
         offset = torch.tanh(logits[:, 0:2]).permute(0, 2, 3, 1)
         mask = torch.sigmoid(logits[:, 2:3]).to(x.dtype)
-        # align_corners=False on a linspace(-1, 1) grid stretches by H/(H-1): the published models were
-        # trained with exactly this sampling, so it is reproduced, not corrected.
-        grid = offset + linspace_grid(x.shape[-2], like=offset)
-        warped = blocks.grid_sample(feat, grid, align_corners=False) * mask
+        # LIA: align_corners=False on a linspace(-1, 1) grid stretches by H/(H-1); the published models were
+        # trained with exactly this sampling, so it is reproduced, not corrected (LIA-X samples with True).
+        grid = offset + linspace_grid(x.shape[-2], like=offset, dtype=self.variant.flow_grid_dtype)
+        warped = blocks.grid_sample(feat, grid, align_corners=self.variant.flow_align_corners) * mask
         return warped, warped + x * (1 - mask), logits
 
 
@@ -172,17 +185,8 @@ class Synthesis(nn.Module):
 
     def latent(self, wa: Tensor, alpha_driving: Tensor | None = None, alpha_start: Tensor | None = None,
                alpha_source: Tensor | None = None) -> Tensor:
-        """The style every layer receives.
-
-        no motion: wa; absolute: wa + D(α_driving); relative (``alpha_start`` and ``alpha_source`` given):
-        wa + (D(α_driving) − D(α_start)) + D(α_source) — the driving motion since its first frame, applied
-        on top of the source's own motion.
-        """
-        if alpha_driving is None:
-            return wa
-        if alpha_start is None or alpha_source is None:
-            return wa + self.direction(alpha_driving)
-        return wa + (self.direction(alpha_driving) - self.direction(alpha_start)) + self.direction(alpha_source)
+        """The style every layer receives (see ``Direction.navigate``)."""
+        return self.direction.navigate(wa, alpha_driving, alpha_start, alpha_source)
 
     def render(self, latent: Tensor, feats: Sequence[Tensor]) -> tuple[Tensor, list[Tensor]]:
         """Image and the flow logits of every level (low to high resolution)."""

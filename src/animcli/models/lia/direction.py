@@ -29,6 +29,23 @@ class Direction(nn.Module):
             q, _ = torch.linalg.qr(at_least_float32(self.weight) + QR_JITTER, mode="reduced")
         return q
 
-    def forward(self, alpha: Tensor) -> Tensor:
+    def forward(self, alpha: Tensor, basis: Tensor | None = None) -> Tensor:
+        """``basis``: Q computed beforehand (inference computes it once per run, since it depends on the weights
+        only); None computes it here (training, where the weight changes every step)."""
+        basis = self.basis() if basis is None else basis
         # Products then a sum over the directions: the official diag(α)·Qᵀ summation order, bit for bit.
-        return (at_least_float32(alpha)[:, :, None] * self.basis().T[None]).sum(dim=1)
+        return (at_least_float32(alpha)[:, :, None] * basis.T[None]).sum(dim=1)
+
+    def navigate(self, code: Tensor, alpha_driving: Tensor | None = None, alpha_start: Tensor | None = None,
+                 alpha_source: Tensor | None = None, basis: Tensor | None = None) -> Tensor:
+        """The latent every decoder layer is styled with.
+
+        no motion: ``code``; absolute: code + D(α_driving); relative (``alpha_start`` and ``alpha_source`` given):
+        code + (D(α_driving) − D(α_start)) + D(α_source) — the driving motion since its first frame, applied
+        on top of the source's own motion (in the official code's order of float additions).
+        """
+        if alpha_driving is None:
+            return code
+        if alpha_start is None or alpha_source is None:
+            return code + self(alpha_driving, basis)
+        return code + (self(alpha_driving, basis) - self(alpha_start, basis)) + self(alpha_source, basis)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,35 @@ from torch import Tensor, nn
 LEAKY_SLOPE = 0.2
 #: restores the signal's variance after the leaky ReLU (StyleGAN2's "fused" activation gain).
 ACTIVATION_GAIN = math.sqrt(2)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Where the official LIA (2022) and LIA-X (2025) code build a shared block differently.
+
+    Module names and parameter shapes decide whether an official checkpoint loads strictly, and the flow warp's
+    sampling convention decides the numbers, so every block that differs takes the variant it belongs to.
+    """
+
+    #: FusedLeakyReLU's bias as (C,) (LIA-X) instead of (1, C, 1, 1) (LIA).
+    flat_activation_bias: bool
+    #: encoder ResBlock widens in its first conv (LIA-X: in→out, out→out) instead of its second (LIA: in→in, in→out).
+    resblock_widens_first: bool
+    #: name of the ToRGB/ToFlow child that upsamples the previous level's output.
+    skip_upsample_name: str
+    #: StyledConv holds StyleGAN2's NoiseInjection parameter (never fed noise, but present in LIA checkpoints).
+    noise_injection: bool
+    #: grid_sample's align_corners in the flow warp.
+    flow_align_corners: bool
+    #: dtype of the identity grid: LIA's official grid is a NumPy float64 linspace, LIA-X's a float32 torch one
+    #: (they differ by one ulp in many entries).
+    flow_grid_dtype: torch.dtype
+
+
+LIA = Variant(flat_activation_bias=False, resblock_widens_first=False, skip_upsample_name="upsample",
+              noise_injection=True, flow_align_corners=False, flow_grid_dtype=torch.float64)
+LIA_X = Variant(flat_activation_bias=True, resblock_widens_first=True, skip_upsample_name="up",
+                noise_injection=False, flow_align_corners=True, flow_grid_dtype=torch.float32)
 
 
 def at_least_float32(x: Tensor) -> Tensor:
@@ -74,16 +104,19 @@ class Upsample(nn.Module):
 
 
 def fused_leaky_relu(x: Tensor, bias: Tensor) -> Tensor:
-    # The bias follows the activations' dtype so maps stay in half precision under autocast.
-    return F.leaky_relu(x + bias.to(x.dtype), LEAKY_SLOPE) * ACTIVATION_GAIN
+    # The bias follows the activations' dtype so maps stay in half precision under autocast; it is stored (C,) or
+    # (1, C, 1, 1) depending on the variant and broadcast over the channel axis either way.
+    channel_bias = bias.to(x.dtype).reshape(1, -1, *([1] * (x.dim() - 2)))
+    return F.leaky_relu(x + channel_bias, LEAKY_SLOPE) * ACTIVATION_GAIN
 
 
 class FusedLeakyReLU(nn.Module):
     """Per-channel bias, leaky ReLU, gain √2 (the layer's bias lives here, not in the conv)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, variant: Variant = LIA) -> None:
         super().__init__()
-        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        shape = (channels,) if variant.flat_activation_bias else (1, channels, 1, 1)
+        self.bias = nn.Parameter(torch.zeros(shape))
 
     def forward(self, x: Tensor) -> Tensor:
         return fused_leaky_relu(x, self.bias)
@@ -121,30 +154,37 @@ class EqualLinear(nn.Module):
 
 
 class ConvLayer(nn.Sequential):
-    """[Blur →] equalized conv [→ fused leaky ReLU]; child indices match the official state-dict names."""
+    """[Blur or ×2 Upsample →] equalized conv [→ fused leaky ReLU]; child indices match the official state-dict
+    names. Only LIA-X upsamples this way (its decoder's RGB branch)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, blur_taps: Sequence[float],
-                 downsample: bool = False, activate: bool = True) -> None:
+                 downsample: bool = False, activate: bool = True, upsample: bool = False,
+                 variant: Variant = LIA) -> None:
         layers: list[nn.Module] = []
         if downsample:
             factor = 2
             surplus = (len(blur_taps) - factor) + (kernel_size - 1)
             layers.append(Blur(blur_taps, pad=((surplus + 1) // 2, surplus // 2)))
+        elif upsample:
+            layers.append(Upsample(blur_taps))
         layers.append(EqualConv2d(in_channels, out_channels, kernel_size, stride=2 if downsample else 1,
                                   padding=0 if downsample else kernel_size // 2))
         if activate:
-            layers.append(FusedLeakyReLU(out_channels))
+            layers.append(FusedLeakyReLU(out_channels, variant))
         super().__init__(*layers)
 
 
 class ResBlock(nn.Module):
     """Two 3×3 convs (the second one downsampling) plus a 1×1 downsampling skip, averaged to keep variance."""
 
-    def __init__(self, in_channels: int, out_channels: int, blur_taps: Sequence[float]) -> None:
+    def __init__(self, in_channels: int, out_channels: int, blur_taps: Sequence[float],
+                 variant: Variant = LIA) -> None:
         super().__init__()
-        self.conv1 = ConvLayer(in_channels, in_channels, 3, blur_taps)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, blur_taps, downsample=True)
-        self.skip = ConvLayer(in_channels, out_channels, 1, blur_taps, downsample=True, activate=False)
+        middle = out_channels if variant.resblock_widens_first else in_channels
+        self.conv1 = ConvLayer(in_channels, middle, 3, blur_taps, variant=variant)
+        self.conv2 = ConvLayer(middle, out_channels, 3, blur_taps, downsample=True, variant=variant)
+        self.skip = ConvLayer(in_channels, out_channels, 1, blur_taps, downsample=True, activate=False,
+                              variant=variant)
 
     def forward(self, x: Tensor) -> Tensor:
         return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)

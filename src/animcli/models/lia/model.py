@@ -12,16 +12,14 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from animcli.choices import TRANSFER_MODES, Normalization, TransferMode
 from animcli.configs import resolve_config, shipped_config_names
 from animcli.errors import ModelError
-from animcli.models.base import AnimationModel, Motion, TransferOptions
+from animcli.models.base import Motion, TransferOptions
 from animcli.models.lia.architecture import CONFIG_KEYS, OFFICIAL_BLUR_KERNEL, LiaArchitecture
 from animcli.models.lia.generator import Generator
-from animcli.models.lia.layers import at_least_float32
+from animcli.models.lia.navigation import LatentNavigationModel, to_signed_range
 
 #: state-dict entries only a LIA generator has (the motion dictionary and the appearance encoder's stem).
 SIGNATURE_KEYS = ("dec.direction.weight", "enc.net_app.convs.0.0.weight")
@@ -38,16 +36,8 @@ class LiaSourceState:
     alpha: Tensor  # (1, M) the source's own motion magnitudes
 
 
-def to_signed_range(images: Tensor) -> Tensor:
-    """[0, 1] images → the [-1, 1] range LIA was trained on (the official (x − 0.5)·2)."""
-    return (images - 0.5) * 2
-
-
-class LiaModel(AnimationModel):
+class LiaModel(LatentNavigationModel):
     family = "lia"
-    supports_adapt_scale = False
-    #: "clip": the official demo stretches the whole clip by its global min/max (pipeline.stretch_clip_uint8).
-    normalizations: tuple[Normalization, ...] = ("frame", "clip")
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -57,14 +47,9 @@ class LiaModel(AnimationModel):
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def claims_config(cls, config: dict[str, Any]) -> bool:
-        return config.get("family") == cls.family or CONFIG_KEYS <= config.keys()
-
-    @classmethod
-    def config_default_mode(cls, config: dict[str, Any]) -> TransferMode:
-        mode = config.get("default_mode", TRANSFER_MODES[0])
-        if mode not in TRANSFER_MODES:
-            raise ModelError(f"LIA config default_mode must be {' or '.join(TRANSFER_MODES)}, got {mode!r}")
-        return mode
+        family = config.get("family")
+        # LIA-X configs hold the same constructor keys, so a named family decides.
+        return family == cls.family if family is not None else CONFIG_KEYS <= config.keys()
 
     @classmethod
     def claims_checkpoint(cls, checkpoint: dict[str, Any]) -> bool:
@@ -105,9 +90,6 @@ class LiaModel(AnimationModel):
         wa, feats = self.gen.enc.appearance(to_signed_range(source))
         return LiaSourceState(wa=wa, feats=feats, alpha=self.gen.enc.motion_of_code(wa))
 
-    def encode_driving(self, frames: Tensor) -> Motion:
-        return {"alpha": self.gen.enc.motion(to_signed_range(frames))}
-
     def transfer(self, source_state: LiaSourceState, driving: Motion, initial: Motion,
                  options: TransferOptions) -> Motion:
         alpha = driving["alpha"]
@@ -116,24 +98,6 @@ class LiaModel(AnimationModel):
         else:
             latent = self.gen.dec.latent(source_state.wa, alpha)
         return {"latent": latent}
-
-    def generate_signed(self, source_state: LiaSourceState, motion: Motion) -> Tensor:
-        """Unclamped generator output (B, 3, S, S) in LIA's [-1, 1] range."""
-        latent = motion["latent"]
-        feats = [feat.expand(latent.shape[0], -1, -1, -1) for feat in source_state.feats]
-        return self.gen.dec(latent, feats)
-
-    def generate(self, source_state: LiaSourceState, motion: Motion) -> Tensor:
-        # Per-frame clamp, so frames can be streamed (the official demo stretches the whole clip instead:
-        # pipeline.stretch_clip_uint8, affine-invariant, so it gives the same frames from this output).
-        return (at_least_float32(self.generate_signed(source_state, motion)).clamp(-1, 1) + 1) / 2
-
-    def source_motion(self, source_state: LiaSourceState) -> Motion:
-        return {"alpha": source_state.alpha}
-
-    def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
-        # The dictionary is orthonormal, so this is also the distance of the latent displacements D(α).
-        return torch.linalg.vector_norm(at_least_float32(driving["alpha"] - source["alpha"]), dim=1)
 
 
 def shape_facts(generator: dict[str, Tensor]) -> dict[str, Any]:
