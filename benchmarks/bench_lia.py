@@ -74,6 +74,14 @@ def measure(name: str, run: Callable[[np.ndarray], np.ndarray], source_warmup: n
     return frames, fps, peak
 
 
+def report(official: np.ndarray, official_fps: float, official_peak: float, ours: np.ndarray, our_fps: float,
+           our_peak: float) -> None:
+    print(f"seconds per frame: official {1 / official_fps:.2f}, animcli {1 / our_fps:.2f}")
+    print(f"throughput ratio (animcli / official): {our_fps / official_fps:.2f}x")
+    print(f"peak RSS ratio (animcli / official): {our_peak / official_peak:.2f}")
+    print(f"max |frame difference| between the two paths: {np.abs(ours - official).max():.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=16)
@@ -97,9 +105,7 @@ def main() -> None:
     ours, our_fps, our_peak = measure(
         f"animcli Animator (batch {args.batch_size or 'auto'})",
         lambda d: streaming_animator(model, source, d, args.batch_size), warmup, driving)
-    print(f"throughput ratio (animcli / official loop): {our_fps / official_fps:.2f}x")
-    print(f"peak RSS ratio (animcli / official loop): {our_peak / official_peak:.2f}")
-    print(f"max |frame difference| between the two paths: {np.abs(ours - official).max():.2e}")
+    report(official, official_fps, official_peak, ours, our_fps, our_peak)
 
 
 if __name__ == "__main__":

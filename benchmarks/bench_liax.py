@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 import torch
-from bench_lia import measure
+from bench_lia import measure, report
 
 from animcli.animate import Animator
 from animcli.configs import resolve_config
@@ -85,10 +85,7 @@ def main() -> None:
     ours, our_fps, our_peak = measure(
         f"animcli Animator (batch {args.batch_size or 'auto'})",
         lambda d: animcli_animator(model, source, d, args.batch_size), warmup, driving)
-    print(f"seconds per frame: official {1 / official_fps:.2f}, animcli {1 / our_fps:.2f}")
-    print(f"throughput ratio (animcli / official): {our_fps / official_fps:.2f}x")
-    print(f"peak RSS ratio (animcli / official): {our_peak / official_peak:.2f}")
-    print(f"max |frame difference| between the two paths: {np.abs(ours - official).max():.2e}")
+    report(official, official_fps, official_peak, ours, our_fps, our_peak)
 
 
 if __name__ == "__main__":

@@ -219,3 +219,15 @@ def test_find_best_frame_measures_motion_from_the_closest_driving_frame(pngs: tu
     assert result.exit_code == 0, result.output
     assert "relative to driving frame" in result.output
     assert len(read_frames(tmp_path / "out")) == len(list(driving.iterdir()))
+
+
+def test_clip_normalisation_stretches_the_whole_animation(pngs: tuple[Path, Path], checkpoint: str, tmp_path: Path,
+                                                          expected: dict[str, np.ndarray]) -> None:
+    source, driving = pngs
+    result = runner.invoke(app, ["animate", str(source), str(driving), "-o", f"{tmp_path}/out/",
+                                 "--checkpoint", checkpoint, "--normalize", "clip", "-q"])
+    assert result.exit_code == 0, result.output
+    official = np.clip(expected["anim_plain_out"], -1, 1).transpose(0, 2, 3, 1)
+    stretched = ((official - official.min()) / (official.max() - official.min()) * 255).astype(np.int16)
+    difference = np.abs(read_frames(tmp_path / "out").astype(np.int16) - stretched)
+    assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS

@@ -110,3 +110,10 @@ def test_loaded_weights_are_the_files_memory_mapped_tensors(reference_dir: Path)
     for parameter in (model.gen.dec.direction.weight, model.gen.enc.enc_2r.block1[0].weight):
         address = parameter.data_ptr()
         assert any(start <= address < end for start, end in mapped_ranges(path))
+
+
+def test_liax_cannot_be_trained_and_says_so() -> None:
+    from animcli.models import get_family
+
+    with pytest.raises(ModelError, match="cannot train liax models"):
+        get_family("liax").trainer_class()

@@ -76,14 +76,7 @@ class LiaModel(LatentNavigationModel):
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if not self.claims_checkpoint(checkpoint):
             raise ModelError("checkpoint has no LIA generator ('gen' state dict)")
-        try:
-            self.gen.load_state_dict(checkpoint["gen"], strict=True)
-        except RuntimeError as exc:
-            raise ModelError(f"LIA checkpoint does not fit the config: {state_dict_mismatch(exc)}") from None
-
-    @property
-    def size(self) -> int:
-        return self.arch.size
+        self.load_generator(checkpoint["gen"])
 
     # -- inference ----------------------------------------------------------------------------
     def encode_source(self, source: Tensor) -> LiaSourceState:
@@ -128,8 +121,3 @@ def official_mode(model_name: str | None) -> str:
         return resolve_config(f"{SHIPPED_CONFIG_PREFIX}{model_name}").get("default_mode", "relative")
     return "relative"
 
-
-def state_dict_mismatch(exc: RuntimeError) -> str:
-    """The first concrete problem of a failed strict load, on one line."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[1] if len(lines) > 1 else lines[0])[:300]

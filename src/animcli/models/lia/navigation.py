@@ -29,6 +29,7 @@ class LatentNavigationModel(AnimationModel):
     #: "clip": the official demos stretch the whole clip by its global min/max (pipeline.stretch_clip_uint8).
     normalizations: tuple[Normalization, ...] = ("frame", "clip")
     gen: nn.Module
+    arch: Any  # the family's architecture facts (``size``)
 
     @classmethod
     def config_default_mode(cls, config: dict[str, Any]) -> TransferMode:
@@ -36,6 +37,17 @@ class LatentNavigationModel(AnimationModel):
         if mode not in TRANSFER_MODES:
             raise ModelError(f"{cls.family} config default_mode must be {' or '.join(TRANSFER_MODES)}, got {mode!r}")
         return mode
+
+    def load_generator(self, state_dict: dict[str, Tensor], *, assign: bool = False) -> None:
+        """Strictly load the generator; a checkpoint that does not fit is refused in one line."""
+        try:
+            self.gen.load_state_dict(state_dict, strict=True, assign=assign)
+        except RuntimeError as exc:
+            raise ModelError(f"{self.family} checkpoint does not fit the config: {state_dict_mismatch(exc)}") from None
+
+    @property
+    def size(self) -> int:
+        return self.arch.size
 
     def encode_driving(self, frames: Tensor) -> Motion:
         return {"alpha": self.gen.enc.motion(to_signed_range(frames))}
@@ -57,3 +69,9 @@ class LatentNavigationModel(AnimationModel):
     def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
         # The dictionary is orthonormal, so this is also the distance of the latent displacements D(α).
         return torch.linalg.vector_norm(at_least_float32(driving["alpha"] - source["alpha"]), dim=1)
+
+
+def state_dict_mismatch(exc: RuntimeError) -> str:
+    """The first concrete problem of a failed strict load, on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[1] if len(lines) > 1 else lines[0])[:300]

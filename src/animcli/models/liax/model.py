@@ -19,7 +19,6 @@ from torch import Tensor
 from animcli.errors import ModelError
 from animcli.models.base import Motion, TransferOptions
 from animcli.models.lia.layers import at_least_float32
-from animcli.models.lia.model import state_dict_mismatch
 from animcli.models.lia.navigation import LatentNavigationModel, to_signed_range
 from animcli.models.liax.architecture import (
     OFFICIAL_CONFIG_KEYS,
@@ -81,16 +80,9 @@ class LiaxModel(LatentNavigationModel):
     def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if not self.claims_checkpoint(checkpoint):
             raise ModelError("checkpoint is not a LIA-X generator state dict")
-        try:
-            # assign: the model takes the checkpoint's tensors over (memory-mapped when read from a file) instead
-            # of copying them, so a 3.6 GB file is not held twice.
-            self.gen.load_state_dict(checkpoint, strict=True, assign=True)
-        except RuntimeError as exc:
-            raise ModelError(f"LIA-X checkpoint does not fit the config: {state_dict_mismatch(exc)}") from None
-
-    @property
-    def size(self) -> int:
-        return self.arch.size
+        # assign: the model takes the checkpoint's tensors over (memory-mapped when read from a file) instead of
+        # copying them, so a 3.6 GB file is not held twice.
+        self.load_generator(checkpoint, assign=True)
 
     # -- inference ----------------------------------------------------------------------------
     def encode_source(self, source: Tensor) -> LiaxSourceState:
