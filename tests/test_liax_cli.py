@@ -189,6 +189,7 @@ def test_edit_usage_errors(pngs: tuple[Path, Path], checkpoint: str, tmp_path: P
         (["edit", str(driving), "--sweep", "yaw=0.3", "-o", str(tmp_path / "b.mp4")], "SOURCE is a video"),
         (["edit", str(source), "--sweep", "yaw", "-o", str(tmp_path / "c.mp4")], "give its amplitude"),
         (["edit", str(source), "--edit", "yaw=0.3", "-o", str(tmp_path / "d.mp4")], "an edited image is written as"),
+        (["edit", "-", "--edit", "yaw=0.3", "-o", str(tmp_path / "e.mp4")], "reads SOURCE twice"),
     ]
     for args, message in cases:
         result = runner.invoke(app, [*args, "--checkpoint", checkpoint, "-q"])

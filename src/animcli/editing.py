@@ -18,7 +18,7 @@ import numpy as np
 from animcli.animate import AnimatedBatch, Animator
 from animcli.choices import Normalization
 from animcli.errors import AnimcliError
-from animcli.media import IMAGE_SUFFIXES, open_video, open_writer, read_image, resize_square, write_image
+from animcli.media import IMAGE_SUFFIXES, STDIO, open_video, open_writer, read_image, resize_square, write_image
 from animcli.models.base import AnimationModel, TransferOptions
 from animcli.pipeline import OutputStyle, animate_files, compose_frames, stretch_clip_uint8, upscale_square
 from animcli.visualize import side_by_side
@@ -81,7 +81,7 @@ def parse_sweep(model: AnimationModel, specs: Sequence[str], edits: Edits) -> tu
 
 def is_video(source: str | Path) -> bool:
     """A video file, a folder of frames or stdin, rather than a still image."""
-    return str(source) == "-" or Path(source).suffix.lower() not in IMAGE_SUFFIXES
+    return str(source) == STDIO or Path(source).suffix.lower() not in IMAGE_SUFFIXES
 
 
 def first_frame(source: str | Path) -> np.ndarray:
@@ -118,6 +118,8 @@ def edit_files(model: AnimationModel, source: str | Path, output: str | Path, ed
     if is_video(source):
         if swept:
             raise EditError("--sweep animates a still image; SOURCE is a video")
+        if str(source) == STDIO:
+            raise EditError("a video edit reads SOURCE twice (its first frame, then every frame): give a file")
         result = animate_files(animator, first_frame(source), source, output, fps=fps, audio=audio, style=style,
                                normalize=normalize, on_progress=on_progress)
         return EditResult("video", result.frames, result.fps)
