@@ -232,3 +232,12 @@ def test_clip_normalisation_stretches_the_whole_animation(pngs: tuple[Path, Path
     stretched = ((official - official.min()) / (official.max() - official.min()) * 255).astype(np.int16)
     difference = np.abs(read_frames(tmp_path / "out").astype(np.int16) - stretched)
     assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS
+
+
+def test_image_edit_at_a_larger_output_size(pngs: tuple[Path, Path], checkpoint: str, tmp_path: Path) -> None:
+    source, _ = pngs
+    output = tmp_path / "edited.png"
+    result = runner.invoke(app, ["edit", str(source), "--edit", "pitch=0.3", "--output-size", "128",
+                                 "--side-by-side", "-o", str(output), "--checkpoint", checkpoint, "-q"])
+    assert result.exit_code == 0, result.output
+    assert read_image(output).shape == (128, 256, 3)  # source | edit, each 128 px
