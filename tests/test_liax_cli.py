@@ -241,3 +241,19 @@ def test_image_edit_at_a_larger_output_size(pngs: tuple[Path, Path], checkpoint:
                                  "--side-by-side", "-o", str(output), "--checkpoint", checkpoint, "-q"])
     assert result.exit_code == 0, result.output
     assert read_image(output).shape == (128, 256, 3)  # source | edit, each 128 px
+
+
+def test_safetensors_conversion_of_the_plain_state_dict(pngs: tuple[Path, Path], checkpoint: str,
+                                                        tmp_path: Path) -> None:
+    source, _ = pngs
+    converted = tmp_path / "lia-x.safetensors"
+    convert = runner.invoke(app, ["models", "convert", checkpoint, str(converted)])
+    assert convert.exit_code == 0, convert.output
+    outputs = []
+    for model in (checkpoint, str(converted)):
+        output = tmp_path / f"{len(outputs)}.png"
+        result = runner.invoke(app, ["edit", str(source), "--edit", "yaw=0.4", "--model", model, "-o", str(output),
+                                     "-q"])
+        assert result.exit_code == 0, result.output
+        outputs.append(read_image(output))
+    assert np.array_equal(outputs[0], outputs[1])

@@ -21,6 +21,8 @@ from animcli.files import atomic_path
 
 FORMAT_NAME = "animcli-checkpoint"
 ENTRY_SEPARATOR = "/"
+#: the entry name of a checkpoint that is a plain state dict (its tensors are stored as "/<key>").
+PLAIN_ENTRY = ""
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,17 @@ class SafetensorsHeader:
     source_sha256: str | None
 
 
+def is_state_dict(value: Any) -> bool:
+    """A non-empty name → tensor mapping."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(t, torch.Tensor) for t in value.values())
+
+
 def network_state_dicts(checkpoint: dict[str, Any]) -> dict[str, dict[str, torch.Tensor]]:
-    """The entries of an official checkpoint that are network state dicts (name → tensor mappings)."""
-    networks = {
-        entry: value
-        for entry, value in checkpoint.items()
-        if isinstance(value, dict) and value and all(isinstance(t, torch.Tensor) for t in value.values())
-    }
+    """The entries of an official checkpoint that are network state dicts (name → tensor mappings); a checkpoint
+    that is itself one state dict (LIA-X's ``lia-x.pt``) is the entry ``PLAIN_ENTRY``."""
+    if is_state_dict(checkpoint):
+        return {PLAIN_ENTRY: checkpoint}
+    networks = {entry: value for entry, value in checkpoint.items() if is_state_dict(value)}
     if not networks:
         raise ModelError("the checkpoint holds no network state dict to convert")
     return networks
@@ -118,8 +124,8 @@ def read_safetensors_header(path: Path) -> SafetensorsHeader:
 
 
 def load_safetensors_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The official nested layout (``{'generator': {...}, 'kp_detector': {...}}``, ``{'gen': {...}}``) plus,
-    when the header carries one, the model config under ``'config'``."""
+    """The official nested layout (``{'generator': {...}, 'kp_detector': {...}}``, ``{'gen': {...}}``, or a plain
+    state dict) plus, when the header carries one, the model config under ``'config'``."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -129,7 +135,8 @@ def load_safetensors_checkpoint(path: str | Path, map_location: str | torch.devi
         flat = load_file(str(path), device=str(torch.device(map_location)))
     except (SafetensorError, OSError) as exc:
         raise ModelError(f"{path} is not a readable safetensors file ({exc})") from None
-    checkpoint: dict[str, Any] = dict(nest_state_dicts(flat))
+    networks = nest_state_dicts(flat)
+    checkpoint: dict[str, Any] = {**networks.pop(PLAIN_ENTRY, {}), **networks}
     if header.config is not None:
         checkpoint["config"] = header.config
     return checkpoint

@@ -81,8 +81,9 @@ class LiaxModel(LatentNavigationModel):
         if not self.claims_checkpoint(checkpoint):
             raise ModelError("checkpoint is not a LIA-X generator state dict")
         # assign: the model takes the checkpoint's tensors over (memory-mapped when read from a file) instead of
-        # copying them, so a 3.6 GB file is not held twice.
-        self.load_generator(checkpoint, assign=True)
+        # copying them, so a 3.6 GB file is not held twice. A converted (safetensors) file also carries its config.
+        self.load_generator({key: value for key, value in checkpoint.items() if isinstance(value, Tensor)},
+                            assign=True)
 
     # -- inference ----------------------------------------------------------------------------
     def encode_source(self, source: Tensor) -> LiaxSourceState:
