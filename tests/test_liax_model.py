@@ -117,3 +117,14 @@ def test_liax_cannot_be_trained_and_says_so() -> None:
 
     with pytest.raises(ModelError, match="cannot train liax models"):
         get_family("liax").trainer_class()
+
+
+def test_dictionary_basis_is_computed_once_per_set_of_weights(reference_dir: Path) -> None:
+    model = load_model(reference_dir / "liax" / "fixtures" / "checkpoint.pt", device="cpu")
+    first = model.dictionary_basis()
+    assert model.dictionary_basis() is first  # cached
+    q, _ = torch.linalg.qr(model.gen.dec.direction.weight + 1e-8)
+    assert torch.equal(first, q)
+    with torch.no_grad():
+        model.gen.dec.direction.weight.mul_(2)  # new weights: a new basis
+    assert model.dictionary_basis() is not first

@@ -48,6 +48,7 @@ class LiaxModel(LatentNavigationModel):
         super().__init__(config)
         self.arch = LiaxArchitecture.from_config(config)
         self.gen = Generator(self.arch)
+        self._basis: tuple[tuple[int, int, torch.device], Tensor] | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -89,7 +90,18 @@ class LiaxModel(LatentNavigationModel):
     def encode_source(self, source: Tensor) -> LiaxSourceState:
         code, feats = self.gen.enc.appearance(to_signed_range(source))
         return LiaxSourceState(code=code, feats=feats, alpha=self.gen.enc.motion_of_code(code),
-                               basis=self.gen.dec.direction.basis())
+                               basis=self.dictionary_basis())
+
+    def dictionary_basis(self) -> Tensor:
+        """Q of the motion dictionary in float32, computed once per set of weights (it depends on them only;
+        LIA-X is never trained here). Outside the per-source computation, an exported source encoder holds it
+        as a constant: ONNX has no QR."""
+        weight = self.gen.dec.direction.weight
+        # A new tensor (loading, moving devices) or an in-place change (version counter) invalidates it.
+        key = (weight.data_ptr(), weight._version, weight.device)
+        if self._basis is None or self._basis[0] != key:
+            self._basis = (key, self.gen.dec.direction.basis())
+        return self._basis[1]
 
     def edited_alpha(self, alpha: Tensor, edits: tuple[tuple[int, float], ...]) -> Tensor:
         """α with offsets added at the edited directions (the official α[:, ids] += values, in float32)."""
