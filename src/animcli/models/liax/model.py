@@ -3,8 +3,8 @@
 As in LIA, motion is a driving frame's motion code α (its coordinates in the learned direction dictionary)
 and transfer turns it into the latent every decoder layer is styled with. LIA-X adds editing: offsets added to
 the source's motion code along interpretable directions (head yaw, mouth, eyes…, see ``directions``). The
-source's latent code, features and motion code, and the dictionary's orthonormal basis Q (a QR of weights
-only, float32 since QR has no half-precision kernel), are computed once per run.
+source's latent code, features and motion code are computed once per run, the dictionary's orthonormal basis Q
+once per set of weights (a QR, in float32 since QR has no half-precision kernel).
 """
 
 from __future__ import annotations
@@ -32,12 +32,11 @@ from animcli.models.liax.generator import Generator
 
 @dataclass
 class LiaxSourceState:
-    """Everything LIA-X derives from the source image alone (and the weights)."""
+    """Everything LIA-X derives from the source image alone."""
 
     code: Tensor  # (1, D) the source's latent code z_s
     feats: list[Tensor]  # encoder features, 8×8 … S×S
     alpha: Tensor  # (1, M) the source's own motion code (unedited)
-    basis: Tensor  # (D, M) float32 orthonormal dictionary Q
 
 
 class LiaxModel(LatentNavigationModel):
@@ -89,13 +88,12 @@ class LiaxModel(LatentNavigationModel):
     # -- inference ----------------------------------------------------------------------------
     def encode_source(self, source: Tensor) -> LiaxSourceState:
         code, feats = self.gen.enc.appearance(to_signed_range(source))
-        return LiaxSourceState(code=code, feats=feats, alpha=self.gen.enc.motion_of_code(code),
-                               basis=self.dictionary_basis())
+        return LiaxSourceState(code=code, feats=feats, alpha=self.gen.enc.motion_of_code(code))
 
     def dictionary_basis(self) -> Tensor:
-        """Q of the motion dictionary in float32, computed once per set of weights (it depends on them only;
-        LIA-X is never trained here). Outside the per-source computation, an exported source encoder holds it
-        as a constant: ONNX has no QR."""
+        """Q (D, M) of the motion dictionary in float32, computed once per set of weights (it depends on them
+        only; LIA-X is never trained here). It is not part of the source state: exported graphs take it as a
+        constant (ONNX has no QR)."""
         weight = self.gen.dec.direction.weight
         # A new tensor (loading, moving devices) or an in-place change (version counter) invalidates it.
         key = (weight.data_ptr(), weight._version, weight.device)
@@ -116,7 +114,7 @@ class LiaxModel(LatentNavigationModel):
 
     def transfer(self, source_state: LiaxSourceState, driving: Motion, initial: Motion,
                  options: TransferOptions) -> Motion:
-        direction, basis = self.gen.dec.direction, source_state.basis
+        direction, basis = self.gen.dec.direction, self.dictionary_basis()
         if options.mode == "relative":
             alpha_source = self.edited_alpha(source_state.alpha, options.edits)
             latent = direction.navigate(source_state.code, driving["alpha"], initial["alpha"], alpha_source, basis)
