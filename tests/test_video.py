@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from animcli.cli.app import reported_warnings
+from animcli.errors import OutputError
 from animcli.media import (
     VideoError,
     open_video,
@@ -105,12 +106,15 @@ def test_frame_directory_is_lossless_and_naturally_sorted(tmp_path: Path) -> Non
         np.testing.assert_array_equal(np.stack(list(reader)), frames)  # frame10 after frame9
 
 
-def test_existing_directory_keeps_foreign_files_and_loses_stale_frames(tmp_path: Path) -> None:
+def test_non_empty_frame_folder_is_refused_then_replaced_as_a_whole_with_overwrite(tmp_path: Path) -> None:
     write_video(tmp_path / "out", moving_square_frames(count=5), FPS)
     (tmp_path / "out" / "notes.txt").write_text("mine")
-    write_video(tmp_path / "out", moving_square_frames(count=3), FPS)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "000000.png", "000001.png", "000002.png", "notes.txt"]
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    with pytest.raises(OutputError, match="not empty.*--overwrite"):
+        write_video(tmp_path / "out", moving_square_frames(count=3), FPS)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    write_video(tmp_path / "out", moving_square_frames(count=3), FPS, overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["000000.png", "000001.png", "000002.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -181,7 +185,7 @@ def test_failed_write_leaves_existing_output_untouched(tmp_path: Path, target_na
     write_video(target, moving_square_frames(count=4), FPS)
     before = {p.name: p.read_bytes() for p in ([target] if target.is_file() else target.iterdir())}
     with pytest.raises(RuntimeError, match="boom"):
-        with open_writer(target, FPS) as writer:
+        with open_writer(target, FPS, overwrite=True) as writer:
             writer.write_many(moving_square_frames(count=6)[:, ::-1])
             raise RuntimeError("boom")
     after = {p.name: p.read_bytes() for p in ([target] if target.is_file() else target.iterdir())}

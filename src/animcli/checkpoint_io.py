@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from animcli.errors import ModelError
+from animcli.files import note_input
 from animcli.safetensors_io import load_safetensors_checkpoint
 
 SAFE_EXTRA_GLOBALS = [argparse.Namespace]
@@ -62,8 +63,11 @@ _UNREADABLE = (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, 
 
 def load_checkpoint_file(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"checkpoint {path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise ModelError(f"checkpoint {path} does not exist")
+    note_input(path)
     if path.suffix == ".safetensors":
         return load_safetensors_checkpoint(path, map_location)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from animcli.errors import ModelError
+from animcli.files import note_input
 
 
 def checkpoints_dir() -> Path:
@@ -26,6 +27,7 @@ def shipped_config_names() -> list[str]:
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
+    note_input(path)
     try:
         text = path.read_text()
     except OSError as exc:

@@ -1,10 +1,23 @@
-"""Errors that reach users as one line (``animcli: error: …``) and exit code 2, never a traceback."""
+"""Errors that reach users as one line (``animcli: error: …``), never a traceback, and the exit codes.
+
+Exit codes (the README's "Guarantees" lists them too):
+* 0 — success;
+* 1 — the run failed for a reason other than its input (disk full, out of memory, an unexpected error), or
+  only part of it succeeded (some jobs of a batch);
+* 2 — bad input or usage (missing/corrupt files, unusable model or config, an output that would destroy an input);
+* 130 — interrupted (Ctrl-C, SIGINT); 143 — terminated (SIGTERM).
+"""
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class AnimcliError(Exception):
     """Base of every expected failure: bad input, unusable checkpoint, missing optional dependency."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class ModelError(AnimcliError, ValueError):
@@ -17,3 +30,12 @@ class RegistryError(AnimcliError):
 
 class VideoError(AnimcliError):
     """A missing, unreadable or unsupported image/video, or an output that cannot be written."""
+
+
+class OutputError(AnimcliError):
+    """An output that cannot be written without destroying data: an input, a non-empty folder, a path under a file."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the same clean-up as for Ctrl-C runs (temporary files removed,
+    training checkpointed); reported with exit code 143 instead of 130."""

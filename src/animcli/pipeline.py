@@ -150,7 +150,7 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
                   *, fps: float | None = None, audio: bool = True, find_best_frame: bool = False,
                   best_frame: int | None = None, trim: Trim | None = None,
                   style: OutputStyle = OutputStyle(), crop: bool = False, paste_back: bool = False,
-                  normalize: Normalization = "frame",
+                  normalize: Normalization = "frame", overwrite: bool = False,
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
     """Animate and write ``output_spec`` atomically; ``on_progress(done, total)`` after every batch.
 
@@ -162,7 +162,7 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
     squares); ``paste_back`` blends each animated crop back into the full-resolution source.
     ``normalize="clip"`` reproduces the official LIA demo's frames (see ``stretch_clip_uint8``): results are
     held in memory until the clip is complete instead of being streamed; families that define no such
-    normalisation refuse it.
+    normalisation refuse it. ``overwrite`` allows replacing a non-empty frame folder (as a whole).
     """
     animator.model.check_normalization(normalize)
     stretch_clip = normalize == "clip"
@@ -203,7 +203,8 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
             source_column = source_column if kp_source is None else draw_keypoints(source_column, kp_source)
         done = 0
         held: list[AnimatedBatch] = []
-        with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start) as writer:
+        with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start,
+                         overwrite=overwrite) as writer:
             for batch in animator.animate(source, frames, initial=initial):
                 if stretch_clip:
                     held.append(batch)

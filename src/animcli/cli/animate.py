@@ -79,6 +79,9 @@ def animate(
     lia_demo_normalization: Annotated[bool, typer.Option(
         "--lia-demo-normalization", hidden=True, help="Old name of --normalize clip.")] = False,
     edit: EditOption = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace a non-empty output folder as a whole (files are always replaced "
+                            "atomically).")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Animate SOURCE with the motion of DRIVING (by default with the bundled demo model)."""
@@ -117,7 +120,7 @@ def animate(
                                                      output_size=output_size),
                                    crop=crop, paste_back=paste_back,
                                    normalize="clip" if lia_demo_normalization else normalize,
-                                   on_progress=on_progress)
+                                   overwrite=overwrite, on_progress=on_progress)
     if not quiet:
         if result.audio_dropped:
             typer.echo(f"animcli: note: the driving video's audio is not kept ({result.audio_dropped})", err=True)

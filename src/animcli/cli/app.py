@@ -7,11 +7,15 @@ stay fast, so heavy imports happen inside the command functions.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import sys
+import traceback
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import click
 import typer
 
 # Click's plain help layout, not rich's boxed table: in an 80-column terminal the table squeezes six columns
@@ -58,17 +62,57 @@ def reported_warnings() -> Iterator[None]:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn expected failures into one line + exit 2; Ctrl-C into exit 130."""
-    from animcli.errors import AnimcliError
+    """The one error boundary every command runs in: any exception becomes one ``animcli: error:`` line with the
+    exit code documented in :mod:`animcli.errors` (``ANIMCLI_DEBUG=1`` prints the traceback first). SIGTERM is
+    handled like Ctrl-C, and the inputs the command opens are protected from being written over."""
+    from animcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnimcliError, Terminated
+    from animcli.files import run_scope
+    from animcli.interrupts import terminate_as_interrupt
 
     try:
-        with reported_warnings():
+        with terminate_as_interrupt(), run_scope(), reported_warnings():
             yield
-    except AnimcliError as exc:
-        raise fail(str(exc), exc.exit_code) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+    except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`); nothing left to report to.
         sys.stderr.close()
         raise typer.Exit(1) from None
+    except BaseException as exc:
+        if not isinstance(exc, Exception | KeyboardInterrupt):
+            raise  # SystemExit, GeneratorExit
+        _show_traceback_when_debugging()
+        if isinstance(exc, Terminated):
+            raise fail("terminated", EXIT_TERMINATED) from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise fail("interrupted", EXIT_INTERRUPTED) from None
+        if isinstance(exc, AnimcliError):
+            raise fail(str(exc), exc.exit_code) from None
+        raise fail(*describe_failure(exc)) from None
+
+
+def _show_traceback_when_debugging() -> None:
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        traceback.print_exc()
+
+
+DEBUG_ENV = "ANIMCLI_DEBUG"
+
+#: OSError numbers that mean the user pointed us at a path we cannot use (bad input) rather than a failing machine.
+_PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                errno.ENAMETOOLONG, errno.ELOOP}
+
+
+def describe_failure(exc: BaseException) -> tuple[str, int]:
+    """One line and an exit code for an exception the library did not turn into an ``AnimcliError``."""
+    from animcli.errors import EXIT_BAD_INPUT, EXIT_FAILURE
+
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f": {exc.filename}" if exc.filename else ""
+        reason = (exc.strerror or os.strerror(exc.errno)).lower()
+        return f"{reason}{where}", EXIT_BAD_INPUT if exc.errno in _PATH_ERRNOS else EXIT_FAILURE
+    if isinstance(exc, MemoryError):
+        return "out of memory", EXIT_FAILURE
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"unexpected {type(exc).__name__}{': ' + detail if detail else ''} "
+            f"(set {DEBUG_ENV}=1 to see the traceback)"), EXIT_FAILURE

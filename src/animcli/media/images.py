@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from animcli.errors import VideoError
-from animcli.files import atomic_path
+from animcli.files import atomic_path, note_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -30,11 +30,22 @@ def read_image(path: str | Path) -> np.ndarray:
     # JPEG has no alpha, and only the non-UNCHANGED modes apply the EXIF rotation.
     jpeg = path.suffix.lower() in (".jpg", ".jpeg")
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if jpeg else cv2.IMREAD_UNCHANGED
+    note_input(path)
+    return _to_rgb8(decode_image(path, flags))
+
+
+def decode_image(path: Path, flags: int) -> np.ndarray:
+    """OpenCV's decoded array, or the one-line error for any failure (empty, truncated, not an image)."""
     # imdecode on the raw bytes rather than imread: imread cannot report why it failed.
-    decoded = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
+    try:
+        encoded = np.fromfile(path, dtype=np.uint8)
+        decoded = cv2.imdecode(encoded, flags) if encoded.size else None
+    except (cv2.error, OSError, ValueError) as exc:
+        raise VideoError(f"{path}: not a readable image ({str(exc).strip().splitlines()[-1]})") from None
     if decoded is None or decoded.size == 0:
-        raise VideoError(f"{path}: not a readable image (corrupt or truncated?)")
-    return _to_rgb8(decoded)
+        reason = "empty file" if path.stat().st_size == 0 else "corrupt or truncated?"
+        raise VideoError(f"{path}: not a readable image ({reason})")
+    return decoded
 
 
 def _to_rgb8(decoded: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from animcli.errors import VideoError
+from animcli.files import note_input
 from animcli.media.images import IMAGE_SUFFIXES, read_image, require_file
 from animcli.media.probe import DEFAULT_FRAME_DIR_FPS, last_line, probe
 
@@ -131,6 +132,7 @@ def open_video(spec: str | Path, fps: float | None = None) -> VideoReader:
     if str(spec) == STDIO:
         return FileVideoReader(_spool_stdin(), spooled_from_stdin=True)
     path = Path(spec)
+    note_input(path)
     if path.is_dir():
         return FrameDirReader(path, fps)
     require_file(path)

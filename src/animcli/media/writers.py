@@ -8,9 +8,10 @@ completed, so a failed or interrupted run never leaves a half-written or clobber
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,14 +27,13 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from animcli.errors import VideoError
-from animcli.files import temporary_sibling
+from animcli.errors import OutputError, VideoError
+from animcli.files import check_output, make_parent, temporary_sibling
 from animcli.media.images import check_frame
 from animcli.media.probe import has_audio, last_line
 from animcli.media.readers import STDIO
 
 FRAME_NAME = "{index:06d}.png"
-_FRAME_NAME_PATTERN = re.compile(r"^\d{6}\.png$")
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ class VideoWriter(ABC):
     carries_audio = False
 
     def __init__(self, target: str, fps: float) -> None:
-        if not fps > 0:
-            raise VideoError(f"{target}: frame rate must be positive, got {fps}")
+        if not (fps > 0 and math.isfinite(fps)):
+            raise VideoError(f"{target}: frame rate must be a positive number, got {fps}")
         self.target = target
         self.fps = float(fps)
         self.frames_written = 0
@@ -141,6 +141,9 @@ class FfmpegWriter(VideoWriter):
         self.carries_audio = container.audio_codec is not None
         self.audio_from = audio_from if container.audio_codec and has_audio(audio_from) else None
         self.audio_start = audio_start
+        if path is not None:
+            check_output(path)
+            make_parent(path)
         self._temporary = None if path is None else temporary_sibling(path)
         self._process: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
@@ -199,7 +202,7 @@ class FfmpegWriter(VideoWriter):
         self._log.close()
         if process.returncode != 0:
             self._discard_temporary()
-            raise VideoError(f"{self.target}: ffmpeg failed to encode ({last_line(log)})")
+            raise VideoError(f"{self.target}: ffmpeg failed to encode ({encoder_failure(log, process.returncode)})")
 
     def _commit(self) -> None:
         self._finish_process()
@@ -220,13 +223,16 @@ class FfmpegWriter(VideoWriter):
                    "-i", str(self._temporary), *self._audio_input(), "-map", "0:v:0", "-map", "1:a:0",
                    "-c:v", "copy", "-c:a", self.container.audio_codec, "-t", f"{duration:.6f}",
                    *self.container.muxer_args, "-f", self.container.ffmpeg_format, str(muxed)]
-        result = subprocess.run(command, capture_output=True, text=True, errors="replace")
-        if result.returncode == 0:
-            os.replace(muxed, self._temporary)
-        else:
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+            if result.returncode == 0:
+                os.replace(muxed, self._temporary)
+                return
+        finally:
             muxed.unlink(missing_ok=True)
-            warnings.warn(f"could not add the audio of {self.audio_from} ({last_line(result.stderr)}); "
-                          "the video was written without sound", stacklevel=2)
+        warnings.warn(f"could not add the audio of {self.audio_from} "
+                      f"({encoder_failure(result.stderr, result.returncode)}); the video was written without sound",
+                      stacklevel=2)
 
     def abort(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -242,12 +248,21 @@ class FfmpegWriter(VideoWriter):
 
 
 class FrameDirWriter(VideoWriter):
-    """Lossless numbered PNG frames (000000.png, …), written into a temporary directory first."""
+    """Lossless numbered PNG frames (000000.png, …), written into a temporary directory first.
 
-    def __init__(self, directory: Path, fps: float) -> None:
+    A folder that already holds anything is refused unless ``overwrite``; then it is replaced as a whole on
+    success, so no frame of an earlier, longer run nor any unrelated file is left mixed in with the new frames.
+    """
+
+    def __init__(self, directory: Path, fps: float, overwrite: bool = False) -> None:
         super().__init__(str(directory), fps)
         self.directory = directory
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        check_output(directory, replaces_folder=True)
+        if directory.exists() and not directory.is_dir():
+            raise OutputError(f"{directory}: is a file; a folder of frames cannot be written there")
+        if directory.is_dir() and any(directory.iterdir()) and not overwrite:
+            raise OutputError(f"{directory}: folder is not empty; pass --overwrite to replace its contents")
+        make_parent(directory)
         self._temporary = temporary_sibling(directory)
         self._temporary.mkdir()
 
@@ -263,43 +278,59 @@ class FrameDirWriter(VideoWriter):
         if not self.directory.exists():
             os.replace(self._temporary, self.directory)
             return
-        # An existing directory may hold the user's other files: replace only our numbered frames in it.
-        for stale in self.directory.iterdir():
-            if _FRAME_NAME_PATTERN.match(stale.name) and int(stale.stem) >= self.frames_written:
-                stale.unlink()
-        for frame_path in sorted(self._temporary.iterdir()):
-            os.replace(frame_path, self.directory / frame_path.name)
-        self._temporary.rmdir()
+        # Two renames: the old folder is out of the way only for an instant, and is deleted only once the new
+        # one is in place.
+        previous = temporary_sibling(self.directory)
+        os.replace(self.directory, previous)
+        os.replace(self._temporary, self.directory)
+        shutil.rmtree(previous, ignore_errors=True)
 
     def abort(self) -> None:
         shutil.rmtree(self._temporary, ignore_errors=True)
 
 
 def open_writer(spec: str | Path, fps: float, audio_from: Path | None = None,
-                audio_start: float = 0.0) -> VideoWriter:
+                audio_start: float = 0.0, overwrite: bool = False) -> VideoWriter:
     """A writer chosen by the target: `-` (fragmented mp4 on stdout), .mp4/.m4v/.mov/.mkv (H.264),
     .webm (VP9), .gif (one palette), or a directory of PNG frames (an existing directory, a path ending in
     `/`, or a path without a suffix). `audio_from`'s audio track, if any, is muxed in from `audio_start`
-    seconds on, cut to the video's length."""
+    seconds on, cut to the video's length. ``overwrite`` allows replacing a non-empty frame directory."""
     text = str(spec)
     if text == STDIO:
         return FfmpegWriter(None, _STDOUT_CONTAINER, fps, audio_from, audio_start)
     path = Path(spec)
     if text.endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
-        return FrameDirWriter(path, fps)
+        return FrameDirWriter(path, fps, overwrite)
     container = CONTAINERS.get(path.suffix.lower())
     if container is None:
         supported = ", ".join(CONTAINERS)
         raise VideoError(f"{path}: unsupported output type (expected {supported}, a directory or '-')")
-    path.parent.mkdir(parents=True, exist_ok=True)
     return FfmpegWriter(path, container, fps, audio_from, audio_start)
 
 
 def write_video(spec: str | Path, frames: Iterable[np.ndarray], fps: float,
-                audio_from: Path | None = None, audio_start: float = 0.0) -> None:
+                audio_from: Path | None = None, audio_start: float = 0.0, overwrite: bool = False) -> None:
     """Write all `frames` to `spec` (see `open_writer`)."""
-    with open_writer(spec, fps, audio_from, audio_start) as writer:
+    with open_writer(spec, fps, audio_from, audio_start, overwrite) as writer:
         writer.write_many(frames)
+
+
+#: ffmpeg's own words for failures that have a plainer name.
+_KNOWN_FAILURES = {"No space left on device": "no space left on device", "Disk quota exceeded": "disk quota exceeded",
+                   "File too large": "file size limit exceeded", "Permission denied": "permission denied",
+                   "Read-only file system": "read-only file system"}
+
+
+def encoder_failure(log: str, returncode: int) -> str:
+    """Why ffmpeg failed, in one short phrase: a known cause named plainly, else its last log line."""
+    for phrase, plain in _KNOWN_FAILURES.items():
+        if phrase in log:
+            return plain
+    if returncode == -signal.SIGXFSZ:
+        return "file size limit exceeded"
+    if returncode < 0:
+        return f"killed by signal {-returncode}"
+    return last_line(log)
 
 
 def _pump(source: IO[bytes]) -> None:
