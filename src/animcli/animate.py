@@ -104,7 +104,8 @@ class Animator:
             with self._precision():
                 distances = self.model.pose_distance(source_motion, motion)
             i = int(torch.argmin(distances))
-            if float(distances[i]) < best_distance:  # strict: the first minimum wins, as in the official demo
+            # strict: the first minimum wins, as in the official demo; with only degenerate poses, the first frame.
+            if best_motion is None or float(distances[i]) < best_distance:
                 best_index, best_distance, best_motion = offset + i, float(distances[i]), motion_slice(motion, i)
             offset += len(frames)
         if best_motion is None:

@@ -12,7 +12,6 @@ from animcli.errors import AnimcliError
 from animcli.evaluation.metrics import Metric
 from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import list_videos, open_frames
-from animcli.media import resize_square
 
 VideoPair = tuple[Path, Path]
 
@@ -50,12 +49,13 @@ def compare_videos(pairs: dict[str, VideoPair], metrics: list[Metric], *,
 
 def _paired_frames(name: str, predicted: Iterator[np.ndarray],
                    original: Iterator[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Frame pairs, the original resized to a square prediction's size the way a model's input is (a model
-    reconstructs at its own resolution, e.g. 256×256 from 64×64 data)."""
+    """Frame pairs; videos of different lengths or frame sizes are refused (the metrics compare pixel to
+    pixel, and quietly resizing one side would score the resampling as much as the method)."""
     for predicted_frame, original_frame in itertools.zip_longest(predicted, original):
         if predicted_frame is None or original_frame is None:
             raise AnimcliError(f"{name}: the prediction and the original have different frame counts")
-        height, width = predicted_frame.shape[:2]
-        if original_frame.shape[:2] != (height, width) and height == width:
-            original_frame = resize_square(original_frame, height)
+        if predicted_frame.shape != original_frame.shape:
+            (ph, pw), (oh, ow) = predicted_frame.shape[:2], original_frame.shape[:2]
+            raise AnimcliError(f"{name}: the prediction's frames are {pw}x{ph} but the original's are {ow}x{oh}; "
+                               "resize one of them to the other's size first")
         yield predicted_frame, original_frame

@@ -268,6 +268,8 @@ def select_metrics(names: list[str] | None = None) -> tuple[list[Metric], dict[s
     requested by name that cannot run is an error, never silently skipped.
     """
     registry = builtin_metrics()
+    if names is not None and not names:
+        raise AnimcliError(f"--metrics names no metric (known: {', '.join([*registry, *UNAVAILABLE_METRICS])})")
     requested = [*DEFAULT_METRICS, *UNAVAILABLE_METRICS] if names is None else list(dict.fromkeys(names))
     selected: list[Metric] = []
     unavailable: dict[str, str] = {}

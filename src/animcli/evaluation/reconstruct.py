@@ -44,5 +44,6 @@ def _frame_writer(frames_dir: Path | None, name: str) -> Iterator[FrameDirWriter
     if frames_dir is None:
         yield None
         return
-    with FrameDirWriter(frames_dir / name, DEFAULT_FRAME_DIR_FPS) as writer:
+    # eval --out owns these folders: a rerun replaces them whole.
+    with FrameDirWriter(frames_dir / name, DEFAULT_FRAME_DIR_FPS, overwrite=True) as writer:
         yield writer

@@ -17,13 +17,26 @@ from animcli.errors import ModelError
 from animcli.models.base import Motion
 from animcli.models.blocks import float32_region
 
+#: hull areas (in [-1, 1]² units, where the whole image is 4) below this mean coincident or collinear keypoints:
+#: dividing by their square root would blow the result up rather than measure a spread.
+DEGENERATE_AREA = 1e-10
+
+
+def spread_area(points: Tensor) -> float:
+    """Area of the convex hull of (K, 2) points; 0 when they are coincident, collinear or not finite."""
+    pts = points.detach().float().cpu().numpy().reshape(-1, 1, 2)
+    if len(pts) < 3 or not np.isfinite(pts).all():
+        return 0.0
+    area = float(cv2.contourArea(cv2.convexHull(pts)))
+    return area if area > DEGENERATE_AREA else 0.0
+
 
 def hull_area(points: Tensor) -> float:
-    """Area of the convex hull of (K, 2) points."""
-    pts = points.detach().float().cpu().numpy().reshape(-1, 1, 2)
-    area = float(cv2.contourArea(cv2.convexHull(pts))) if len(pts) >= 3 else 0.0
-    if area <= 0:
-        raise ModelError("keypoints are collinear, so their spread cannot be measured (use --no-adapt-scale)")
+    """Area of the convex hull of (K, 2) points, refusing degenerate sets."""
+    area = spread_area(points)
+    if area == 0.0:
+        raise ModelError("keypoints are coincident or collinear, so their spread cannot be measured "
+                         "(use --no-adapt-scale)")
     return area
 
 
@@ -48,12 +61,17 @@ def normalize_kp(kp_source: Motion, kp_driving: Motion, kp_initial: Motion, rela
 
 
 def normalized_pose(kp_value: Tensor) -> Tensor:
-    """(B, K, 2) keypoints centred and divided by sqrt(hull area), so poses compare across scales."""
+    """(B, K, 2) keypoints centred and divided by sqrt(hull area), so poses compare across scales; a degenerate
+    pose (no spread) comes out as infinity, so it never wins a comparison."""
     centred = kp_value - kp_value.mean(dim=1, keepdim=True)
-    areas = torch.tensor([hull_area(points) for points in kp_value], dtype=kp_value.dtype, device=kp_value.device)
-    return centred / areas.sqrt()[:, None, None]
+    areas = torch.tensor([spread_area(points) for points in kp_value], dtype=kp_value.dtype,
+                         device=kp_value.device)
+    roots = areas.sqrt()[:, None, None]
+    return torch.where(roots > 0, centred / roots.clamp_min(DEGENERATE_AREA), torch.full_like(centred, torch.inf))
 
 
 def pose_distance(kp_source_value: Tensor, kp_driving_value: Tensor) -> Tensor:
-    """(B,) sum of squared differences of normalised poses (the official best-frame criterion)."""
-    return ((normalized_pose(kp_driving_value) - normalized_pose(kp_source_value)) ** 2).sum(dim=(1, 2))
+    """(B,) sum of squared differences of normalised poses (the official best-frame criterion); infinite for a
+    degenerate pose."""
+    difference = normalized_pose(kp_driving_value) - normalized_pose(kp_source_value)
+    return torch.nan_to_num(difference, nan=torch.inf).pow(2).sum(dim=(1, 2))

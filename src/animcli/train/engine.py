@@ -171,7 +171,7 @@ def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyT
     directory's own config."""
     if options.resume:
         if not run.checkpoint.is_file():
-            raise TrainError(f"nothing to resume: {run.checkpoint} does not exist")
+            raise TrainError(_nothing_to_resume(run))
         return resolve_config(run.config)
     if run.checkpoint.exists():
         raise TrainError(f"{run.path} already holds a training run; pass --resume to continue it, "
@@ -182,6 +182,15 @@ def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyT
     if options.batch_size is not None:
         config = trainer_cls.with_batch_size(config, options.batch_size)
     return config
+
+
+def _nothing_to_resume(run: RunDir) -> str:
+    """Why --resume found no checkpoint: most often the run belongs to another family than --model names."""
+    for family in FAMILIES:
+        other = RunDir(run.path, trainer_class(family))
+        if other.checkpoint.is_file():
+            return f"{run.path} holds a {family} training run; resume it with --model {family}"
+    return f"nothing to resume: {run.checkpoint} does not exist"
 
 
 def make_loader(dataset: TrainingPairs, sampler: EpochSampler, options: TrainOptions,
@@ -217,10 +226,6 @@ class TrainingRun:
         trainer_cls = trainer_class(family)
         self.run = RunDir(options.out, trainer_cls)
         config = prepare_config(options, self.run, trainer_cls, start)
-        if self.world.is_main:
-            self.run.path.mkdir(parents=True, exist_ok=True)
-            if not options.resume:
-                self.run.write_config(config)
         torch.manual_seed(options.seed + self.world.rank)
         self.precision = Precision(resolve_precision(options.precision, device), device)
         context = TrainContext(device=device, precision=self.precision, parallel=self.world.parallel,
@@ -234,6 +239,11 @@ class TrainingRun:
         self.sampler = EpochSampler(len(dataset), per_process_batch(settings.batch_size, self.world), options.seed,
                                     self.world.rank, self.world.world_size)
         self.loader = make_loader(dataset, self.sampler, options, device)
+        # Only now that config, networks and data have all been checked does the run directory get written.
+        if self.world.is_main:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            if not options.resume:
+                self.run.write_config(config)
         self.position = Position()
         if options.resume:
             self.restore(load_checkpoint_file(self.run.checkpoint, map_location=device))

@@ -9,14 +9,16 @@ from typing import Any
 from torch import Tensor
 
 from animcli.choices import TransferMode
-from animcli.errors import ModelError
 from animcli.models import keypoint_transfer
 from animcli.models.base import Motion, TransferOptions
+from animcli.models.construction import construct
 from animcli.models.fomm.dense_motion import DenseMotionNetwork
 from animcli.models.fomm.discriminator import MultiScaleDiscriminator
 from animcli.models.fomm.generator import OcclusionAwareGenerator
 from animcli.models.fomm.keypoint_detector import KPDetector
 from animcli.models.keypoints import KeypointModel
+
+COMMON = "model_params.common_params"
 
 
 @dataclass
@@ -29,19 +31,14 @@ class FommSource:
 
 def build_networks(config: dict[str, Any], align_corners: bool = True) -> tuple[KPDetector, OcclusionAwareGenerator]:
     """The official construction: each network gets its own section merged with all of ``common_params``."""
-    params = config["model_params"]
-    common = params.get("common_params", {})
-    try:
-        kp_detector = KPDetector(**params["kp_detector_params"], **common)
-        generator = OcclusionAwareGenerator(**params["generator_params"], **common, align_corners=align_corners)
-    except TypeError as exc:
-        raise ModelError(f"FOMM config does not fit the official model parameters: {exc}") from None
+    kp_detector = construct(KPDetector, config, "model_params.kp_detector_params", COMMON)
+    generator = construct(OcclusionAwareGenerator, config, "model_params.generator_params", COMMON,
+                          align_corners=align_corners)
     return kp_detector, generator
 
 
 def build_discriminator(config: dict[str, Any]) -> MultiScaleDiscriminator:
-    params = config["model_params"]
-    return MultiScaleDiscriminator(**params["discriminator_params"], **params.get("common_params", {}))
+    return construct(MultiScaleDiscriminator, config, "model_params.discriminator_params", COMMON)
 
 
 def _normalization(config: dict[str, Any]) -> dict[str, Any]:

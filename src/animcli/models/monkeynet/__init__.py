@@ -16,6 +16,7 @@ from torch import Tensor
 from animcli.choices import TransferMode
 from animcli.errors import ModelError
 from animcli.models.base import Motion, TransferOptions
+from animcli.models.construction import construct
 from animcli.models.keypoints import KeypointModel
 from animcli.models.monkeynet.dense_motion import DenseMotionModule
 from animcli.models.monkeynet.discriminator import Discriminator, build_discriminator
@@ -24,6 +25,7 @@ from animcli.models.monkeynet.keypoint_detector import KPDetector
 from animcli.models.monkeynet.movement_embedding import MovementEmbedding
 from animcli.models.monkeynet.normalization import normalize_kp
 
+COMMON = "model_params.common_params"
 DEFAULT_FRAME_SIZE = 64  # the official FramesDataset default when a config names no image shape
 
 
@@ -36,13 +38,8 @@ class MonkeyNetSource:
 
 def build_networks(config: dict[str, Any]) -> tuple[KPDetector, MotionTransferGenerator]:
     """The official construction: each network gets its own section merged with all of ``common_params``."""
-    params = config["model_params"]
-    common = params.get("common_params", {})
-    try:
-        kp_detector = KPDetector(**params["kp_detector_params"], **common)
-        generator = MotionTransferGenerator(**params["generator_params"], **common)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"Monkey-Net config does not fit the official model parameters: {exc}") from None
+    kp_detector = construct(KPDetector, config, "model_params.kp_detector_params", COMMON)
+    generator = construct(MotionTransferGenerator, config, "model_params.generator_params", COMMON)
     return kp_detector, generator
 
 
