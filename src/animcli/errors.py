@@ -32,6 +32,12 @@ class VideoError(AnimcliError):
     """A missing, unreadable or unsupported image/video, or an output that cannot be written."""
 
 
+class OutOfSpaceError(VideoError):
+    """The disk (or quota, or file-size limit) filled up while writing: the machine's fault, not the input's."""
+
+    exit_code = EXIT_FAILURE
+
+
 class OutputError(AnimcliError):
     """An output that cannot be written without destroying data: an input, a non-empty folder, a path under a file."""
 

@@ -67,10 +67,10 @@ def user_errors() -> Iterator[None]:
     handled like Ctrl-C, and the inputs the command opens are protected from being written over."""
     from animcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnimcliError, Terminated
     from animcli.files import run_scope
-    from animcli.interrupts import terminate_as_interrupt
+    from animcli.interrupts import stop_on_signals
 
     try:
-        with terminate_as_interrupt(), run_scope(), reported_warnings():
+        with stop_on_signals(), run_scope(), reported_warnings():
             yield
     except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
         raise

@@ -17,6 +17,7 @@ import numpy as np
 
 from animcli.errors import VideoError
 from animcli.files import note_input
+from animcli.interrupts import raise_if_stopped
 from animcli.media.images import IMAGE_SUFFIXES, read_image, require_file
 from animcli.media.probe import DEFAULT_FRAME_DIR_FPS, last_line, probe
 
@@ -40,6 +41,7 @@ class VideoReader(ABC):
     def __iter__(self) -> Iterator[np.ndarray]:
         count = 0
         for frame in self._frames():
+            raise_if_stopped()
             count += 1
             yield frame
         if count == 0:

@@ -27,8 +27,9 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from animcli.errors import OutputError, VideoError
+from animcli.errors import OutOfSpaceError, OutputError, VideoError
 from animcli.files import check_output, make_parent, temporary_sibling
+from animcli.interrupts import raise_if_stopped
 from animcli.media.images import check_frame
 from animcli.media.probe import has_audio, last_line
 from animcli.media.readers import STDIO
@@ -78,6 +79,7 @@ class VideoWriter(ABC):
         self._size: tuple[int, int] | None = None
 
     def write(self, frame: np.ndarray) -> None:
+        raise_if_stopped()
         check_frame(frame)
         size = (frame.shape[1], frame.shape[0])
         if self._size is None:
@@ -202,7 +204,9 @@ class FfmpegWriter(VideoWriter):
         self._log.close()
         if process.returncode != 0:
             self._discard_temporary()
-            raise VideoError(f"{self.target}: ffmpeg failed to encode ({encoder_failure(log, process.returncode)})")
+            reason = encoder_failure(log, process.returncode)
+            error = OutOfSpaceError if reason in _OUT_OF_SPACE else VideoError
+            raise error(f"{self.target}: ffmpeg failed to encode ({reason})")
 
     def _commit(self) -> None:
         self._finish_process()
@@ -319,6 +323,9 @@ def write_video(spec: str | Path, frames: Iterable[np.ndarray], fps: float,
 _KNOWN_FAILURES = {"No space left on device": "no space left on device", "Disk quota exceeded": "disk quota exceeded",
                    "File too large": "file size limit exceeded", "Permission denied": "permission denied",
                    "Read-only file system": "read-only file system"}
+
+
+_OUT_OF_SPACE = {"no space left on device", "disk quota exceeded", "file size limit exceeded"}
 
 
 def encoder_failure(log: str, returncode: int) -> str:
