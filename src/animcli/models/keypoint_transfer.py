@@ -17,18 +17,21 @@ from animcli.errors import ModelError
 from animcli.models.base import Motion
 from animcli.models.blocks import float32_region
 
-#: hull areas (in [-1, 1]² units, where the whole image is 4) below this mean coincident or collinear keypoints:
-#: dividing by their square root would blow the result up rather than measure a spread.
-DEGENERATE_AREA = 1e-10
+#: a hull whose area is below this fraction of its bounding square is a line (or a point) up to float rounding:
+#: dividing by its square root would blow the result up rather than measure a spread.
+DEGENERATE_AREA = 1e-6
 
 
 def spread_area(points: Tensor) -> float:
     """Area of the convex hull of (K, 2) points; 0 when they are coincident, collinear or not finite."""
-    pts = points.detach().float().cpu().numpy().reshape(-1, 1, 2)
+    pts = points.detach().double().cpu().numpy().reshape(-1, 2)
     if len(pts) < 3 or not np.isfinite(pts).all():
         return 0.0
-    area = float(cv2.contourArea(cv2.convexHull(pts)))
-    return area if area > DEGENERATE_AREA else 0.0
+    extent = float(np.ptp(pts, axis=0).max())
+    if extent == 0.0:  # all in one place (OpenCV's hull of a single point has no area to ask for)
+        return 0.0
+    area = float(cv2.contourArea(cv2.convexHull(pts.astype(np.float32)[:, None])))
+    return area if area > DEGENERATE_AREA * extent**2 else 0.0
 
 
 def hull_area(points: Tensor) -> float:
@@ -67,7 +70,7 @@ def normalized_pose(kp_value: Tensor) -> Tensor:
     areas = torch.tensor([spread_area(points) for points in kp_value], dtype=kp_value.dtype,
                          device=kp_value.device)
     roots = areas.sqrt()[:, None, None]
-    return torch.where(roots > 0, centred / roots.clamp_min(DEGENERATE_AREA), torch.full_like(centred, torch.inf))
+    return torch.where(roots > 0, centred / roots.clamp_min(1e-12), torch.full_like(centred, torch.inf))
 
 
 def pose_distance(kp_source_value: Tensor, kp_driving_value: Tensor) -> Tensor:
