@@ -102,7 +102,7 @@ def uint8_frames(batches: list[AnimatedBatch], normalize: Normalization) -> list
 def edit_files(model: AnimationModel, source: str | Path, output: str | Path, edits: Sequence[str], *,
                sweep: Sequence[str] = (), normalize: Normalization = "frame", batch_size: int | None = None,
                fp16: bool | None = None, fps: float | None = None, audio: bool = True,
-               style: OutputStyle = OutputStyle(),
+               style: OutputStyle = OutputStyle(), overwrite: bool = False,
                on_progress: Callable[[int, int | None], None] | None = None) -> EditResult:
     """Edit ``source`` (image or video) and write ``output`` atomically (see the module docstring).
 
@@ -121,11 +121,11 @@ def edit_files(model: AnimationModel, source: str | Path, output: str | Path, ed
         if str(source) == STDIO:
             raise EditError("a video edit reads SOURCE twice (its first frame, then every frame): give a file")
         result = animate_files(animator, first_frame(source), source, output, fps=fps, audio=audio, style=style,
-                               normalize=normalize, on_progress=on_progress)
+                               normalize=normalize, overwrite=overwrite, on_progress=on_progress)
         return EditResult("video", result.frames, result.fps)
     image = read_image(source)
     if swept:
-        return _write_sweep(animator, image, swept, constant, output, normalize, fps, style, on_progress)
+        return _write_sweep(animator, image, swept, constant, output, normalize, fps, style, overwrite, on_progress)
     if Path(output).suffix.lower() not in IMAGE_SUFFIXES:
         raise EditError(f"{output}: an edited image is written as {', '.join(IMAGE_SUFFIXES)}")
     batches = list(animator.render_source(image, [animator.options]))
@@ -138,14 +138,14 @@ def edit_files(model: AnimationModel, source: str | Path, output: str | Path, ed
 
 
 def _write_sweep(animator: Animator, image: np.ndarray, swept: Edits, constant: Edits, output: str | Path,
-                 normalize: Normalization, fps: float | None, style: OutputStyle,
+                 normalize: Normalization, fps: float | None, style: OutputStyle, overwrite: bool,
                  on_progress: Callable[[int, int | None], None] | None) -> EditResult:
     frame_edits, sweep_fps = animator.model.sweep(swept)
     variants = [TransferOptions(mode="relative", edits=constant + offsets) for offsets in frame_edits]
     batches = list(_with_progress(animator.render_source(image, variants), len(variants), on_progress))
     source_column = resize_square(image, style.output_size or animator.size)
     output_fps = fps or sweep_fps
-    with open_writer(output, output_fps) as writer:
+    with open_writer(output, output_fps, overwrite=overwrite) as writer:
         for batch, frames in zip(batches, uint8_frames(batches, normalize), strict=True):
             writer.write_many(compose_frames(batch, frames, source_column, style))
     return EditResult("sweep", len(variants), output_fps)

@@ -18,6 +18,7 @@ from animcli.cli.options import (
     ModelOption,
     NormalizeOption,
     OutputSizeOption,
+    OverwriteOption,
     QuietOption,
 )
 from animcli.cli.progress import frame_progress
@@ -79,9 +80,7 @@ def animate(
     lia_demo_normalization: Annotated[bool, typer.Option(
         "--lia-demo-normalization", hidden=True, help="Old name of --normalize clip.")] = False,
     edit: EditOption = None,
-    overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace a non-empty output folder as a whole (files are always replaced "
-                            "atomically).")] = False,
+    overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Animate SOURCE with the motion of DRIVING (by default with the bundled demo model)."""

@@ -16,6 +16,7 @@ from animcli.cli.options import (
     ModelOption,
     NormalizeOption,
     OutputSizeOption,
+    OverwriteOption,
     QuietOption,
 )
 from animcli.cli.progress import frame_progress
@@ -51,6 +52,7 @@ def edit(
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep a video's audio track."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write the source beside the result."),
     output_size: OutputSizeOption = None,
+    overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Edit SOURCE's head pose, mouth or eyes along the model's motion directions (default model: liax)."""
@@ -72,7 +74,7 @@ def edit(
             result = edit_files(animation_model, source, output, edit or [], sweep=sweep or [],
                                 normalize=normalize, batch_size=batch_size, fp16=fp16, fps=fps, audio=audio,
                                 style=OutputStyle(side_by_side=side_by_side, output_size=output_size),
-                                on_progress=on_progress)
+                                overwrite=overwrite, on_progress=on_progress)
     if not quiet:
         what = "an image" if result.fps is None else f"{result.frames} frames at {result.fps:g} fps"
         typer.echo(f"wrote {what} to {output}", err=True)

@@ -29,3 +29,6 @@ EditOption = Annotated[list[str] | None, typer.Option(
                    "(e.g. yaw, pitch, mouth, eyes: README, LIA-X); repeatable. Only models with editable directions.")]
 OutputSizeOption = Annotated[int | None, typer.Option(
     "--output-size", min=8, metavar="N", help="Resize the result to N×N (Lanczos; default: the model's size).")]
+OverwriteOption = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace a non-empty output folder (PNG frames) as a whole; without it such a folder is "
+                        "refused. Files are always replaced atomically.")]
