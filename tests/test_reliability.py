@@ -189,3 +189,18 @@ def test_unexpected_errors_are_one_line_unless_debugging(inputs, tmp_path: Path,
                                       *DEMO])
     assert result.exit_code == 1
     assert "Traceback" in result.output and "animcli: error: unexpected RuntimeError" in result.output
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo should-never-run",))
+
+
+def test_code_running_pickle_is_refused_in_one_short_line(inputs, tmp_path: Path) -> None:
+    import torch
+
+    torch.save({"generator": _RunsCode()}, tmp_path / "evil.pth.tar")
+    result = invoke("animate", *inputs, "-o", tmp_path / "out.mp4", "--checkpoint", tmp_path / "evil.pth.tar",
+                    "--config", "fomm-demo-64", "--device", "cpu")
+    assert_one_line_error(result, 2, "refusing to load checkpoint")
+    assert "system" in result.output and "PyTorch 2.6" not in result.output and "should-never-run" not in result.output

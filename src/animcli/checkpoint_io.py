@@ -25,10 +25,13 @@ from animcli.safetensors_io import load_safetensors_checkpoint
 
 SAFE_EXTRA_GLOBALS = [argparse.Namespace]
 # torch names the first object it refused ("Unsupported global: GLOBAL module.name"): what users need to see.
-_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+_REFUSED_GLOBAL = re.compile(r"[Uu]nsupported (?:global: )?GLOBAL (\S+)")
 # torch's weights-only unpickler reports a disallowed object and a corrupt stream with the same exception
 # type; only the former mentions the allowlist.
-_REFUSAL_MARKERS = ("Unsupported global", "allowlist")
+_REFUSAL_MARKERS = ("Unsupported global", "unsupported GLOBAL", "allowlist")
+# torch wraps every weights-only failure in paragraphs of advice (re-run with weights_only=False, read the docs)
+# around the one sentence that says what went wrong.
+_TORCH_ADVICE = ("Weights only load failed", "Check the documentation", "Please file an issue")
 _UNPICKLER_DETAIL = re.compile(r"WeightsUnpickler error:\s*(\S[^\n]*)")
 
 
@@ -43,7 +46,11 @@ def _is_refusal(error: pickle.UnpicklingError) -> bool:
 
 def _unpickling_problem(error: pickle.UnpicklingError) -> str:
     found = _UNPICKLER_DETAIL.search(str(error))
-    return found.group(1).strip() if found else _first_line(error)
+    if found:
+        return found.group(1).strip()
+    sentences = [line.strip() for line in str(error).splitlines()
+                 if line.strip() and not line.strip().startswith(_TORCH_ADVICE)]
+    return sentences[0] if sentences else "not a weights-only PyTorch pickle"
 
 
 def _first_line(error: BaseException) -> str:
