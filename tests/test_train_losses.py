@@ -10,6 +10,7 @@ import torch
 from helpers import assert_close
 from safetensors.torch import save_file
 
+from animcli.train.lia import to_unit_range
 from animcli.train.losses import ImagePyramid, PerceptualLoss
 from animcli.train.tps import RandomTps
 from animcli.train.vgg import TAPS, Vgg19Features, VggWeightsError, load_vgg19
@@ -100,6 +101,27 @@ def test_pyramid_keys_and_pixel_fallback_warns() -> None:
     image = torch.rand(1, 3, 8, 8)
     assert float(loss(image, image)) == 0
     assert float(loss(image, 1 - image)) > 0
+
+
+def test_lia_pixel_pyramid_pulls_back_an_output_below_the_range() -> None:
+    # Issue 20: with the clamp before the pyramid, a LIA output that overshot −1 got no gradient from it at all.
+    with pytest.warns(UserWarning, match="WITHOUT the VGG19 perceptual loss"):
+        loss = PerceptualLoss([1, 0.5], [10] * 5, vgg=None)
+    reconstruction = torch.full((1, 3, 8, 8), -1.5, requires_grad=True)
+    value = loss(to_unit_range(reconstruction), to_unit_range(torch.full((1, 3, 8, 8), -1.0)))
+    value.backward()
+    assert float(value.detach()) > 0
+    assert bool((reconstruction.grad < 0).all())  # a descent step raises every pixel towards −1
+
+
+def test_vgg_clamps_each_input_to_its_range() -> None:
+    vgg = Vgg19Features()
+    image = torch.rand(1, 3, 32, 32)
+    overshooting = image.clone()
+    overshooting[..., :8, :8] += 1
+    overshooting[..., 8:16, :8] -= 1
+    for clamped, raw in zip(vgg(overshooting.clamp(0, 1)), vgg(overshooting), strict=True):
+        assert torch.equal(clamped, raw)
 
 
 def test_hub_weights_come_from_the_cache_without_network(tmp_path: Path, monkeypatch) -> None:

@@ -29,8 +29,14 @@ DEFAULT_TRAIN_PARAMS: dict[str, Any] = {
 
 
 def to_unit_range(images: Tensor) -> Tensor:
-    """[-1, 1] generator output → [0, 1], clamped (what the official VGG loss feeds the network)."""
-    return (images.clamp(-1, 1) + 1) / 2
+    """[-1, 1] → [0, 1], not clamped: the loss must see (and pull back) an output that overshoots the range.
+
+    The official VGG loss clamps each pyramid level just before VGG, which ``Vgg19Features`` does. Clamping
+    here, before the pyramid, made every pixel beyond ±1 a dead zone for the whole pyramid loss (and for its
+    pixel stand-in): on dark-background data most of the output sank below −1 within 30 steps and only the
+    weight-1 L1 term still pulled on it.
+    """
+    return (images + 1) / 2
 
 
 def lazy_adam(parameters: Any, lr: float, reg_every: int) -> torch.optim.Adam:
@@ -106,7 +112,7 @@ class LiaTrainer(FamilyTrainer):
             losses["dis"] = self.discriminator_full(driving_signed, reconstruction)
         adam_step_order(losses["dis"], precision, [self.optimizers["d_optim"]])
         precision.update()
-        self.latest_preview = Preview.of(source, driving, to_unit_range(reconstruction.float()))
+        self.latest_preview = Preview.of(source, driving, to_unit_range(reconstruction.float()).clamp(0, 1))
         return {name: float(value.detach()) for name, value in losses.items()}
 
 

@@ -72,6 +72,9 @@ class Vgg19Features(nn.Module):
         return super().train(False)  # frozen: never leaves eval mode, whatever the enclosing model does
 
     def forward(self, image: Tensor) -> list[Tensor]:
+        # VGG only knows images in [0, 1]; the official LIA loss clamps each pyramid level right here, so an
+        # unbounded generator output is clamped for VGG's sake only (FOMM's sigmoid output is unaffected).
+        image = image.clamp(0, 1)
         out = (image - self.mean.to(image.dtype)) / self.std.to(image.dtype)
         taps = []
         start = 0
