@@ -94,7 +94,7 @@ def test_reconstruction_of_shapes_end_to_end(reference_dir: Path, shapes_test: P
 
     # The written frames score the same when re-read (they differ only by rounding to uint8).
     rescored = run_json("eval", "--pred", str(out / "reconstruction"), "--gt", str(shapes_test), "--limit", "2",
-                        "--metrics", "l1")
+                        "--metrics", "l1", "--resize-gt")
     for original, again in zip(report["videos"], rescored["videos"], strict=True):
         assert again["scores"]["l1"] == pytest.approx(original["scores"]["l1"], abs=0.5 / 255)
 

@@ -149,6 +149,8 @@ def test_eval_refuses_mismatched_sizes_and_empty_metric_lists(tmp_path: Path) ->
     write_video(tmp_path / "gt" / "clip", frames(3, 32), fps=10)
     result = invoke("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "gt", "-q")
     assert_one_line_error(result, 2, "64x64 but the original's are 32x32")
+    resized = invoke("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "gt", "-q", "--resize-gt")
+    assert resized.exit_code == 0, resized.output
     result = invoke("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "pred", "--metrics", ",", "-q")
     assert_one_line_error(result, 2, "names no metric")
 

@@ -24,6 +24,9 @@ def evaluate(
                               help="Test videos (e.g. DATASET/test): files, frame folders or png strips."),
     pred: Path = typer.Option(None, "--pred", help="Generated videos to score instead of a model (by name)."),
     gt: Path = typer.Option(None, "--gt", help="The original videos for --pred."),
+    resize_gt: bool = typer.Option(False, "--resize-gt", help="Resize the --gt frames to the predictions' size "
+                                                              "(a model's output at its own resolution) instead "
+                                                              "of refusing a size mismatch."),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N videos (name order)."),
     out: Path = typer.Option(None, "--out",
                              help="Also write the reconstructions (lossless PNG frame folders) and "
@@ -49,7 +52,8 @@ def evaluate(
         with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
-                         device=device, fp16=fp16, batch_size=batch_size, on_progress=on_progress)
+                         device=device, fp16=fp16, batch_size=batch_size, resize_gt=resize_gt,
+                         on_progress=on_progress)
         report.print_table(Console(stderr=True))
     if json_output:
         typer.echo(json.dumps(report.as_dict(), indent=2))

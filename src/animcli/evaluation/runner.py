@@ -22,12 +22,13 @@ COMPARISON_BATCH_SIZE = 8
 def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path | None = None,
         config: str | None = None, pred: Path | None = None, gt: Path | None = None, limit: int | None = None,
         out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", fp16: bool | None = None,
-        batch_size: int | None = None,
+        batch_size: int | None = None, resize_gt: bool = False,
         on_progress: Callable[[int, int | None], None] | None = None) -> Report:
     """Evaluate a model (``data`` + ``model`` or ``checkpoint``) or existing videos (``pred`` + ``gt``).
 
     ``out`` also receives the reconstructions (PNG frame folders) and ``distribution.png``;
-    ``on_progress(done, total)`` is called after every video.
+    ``on_progress(done, total)`` is called after every video. ``resize_gt`` scores ``gt`` frames resized to the
+    predictions' size instead of refusing a size mismatch.
     """
     comparing = pred is not None or gt is not None
     if comparing and (pred is None or gt is None):
@@ -40,7 +41,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
     if comparing:
         pairs = matched_videos(pred, gt, limit)
         context: dict[str, Any] = {"mode": "comparison", "pred": str(pred), "gt": str(gt)}
-        records = compare_videos(pairs, selected, batch_size=batch_size or COMPARISON_BATCH_SIZE)
+        records = compare_videos(pairs, selected, batch_size=batch_size or COMPARISON_BATCH_SIZE,
+                                 resize_originals=resize_gt)
     else:
         videos = dict(list(list_videos(data).items())[:limit])
         animation_model = load_model(checkpoint, config, model=model, device=device)
