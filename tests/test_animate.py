@@ -83,6 +83,7 @@ def test_cli_png_frames_match_official_predictions(pngs, model_args, fomm_fixtur
         assert diff <= 1, f"{path.name}: off by {diff}/255"
 
 
+@pytest.mark.slow
 def test_real_subprocess_writes_playable_mp4_with_side_by_side(pngs, model_args, tmp_path: Path) -> None:
     source, driving = pngs
     out = tmp_path / "result.mp4"
@@ -97,6 +98,7 @@ def test_real_subprocess_writes_playable_mp4_with_side_by_side(pngs, model_args,
     assert len(frames) == 4 and frames[0].shape == (128, 3 * 128, 3)
 
 
+@pytest.mark.slow
 def test_stdin_to_stdout_stream(pngs, driving_mp4: Path, model_args, tmp_path: Path) -> None:
     source, _ = pngs
     proc = subprocess.run([sys.executable, "-m", "animcli", "animate", str(source), "-", "-o", "-", "--quiet",
@@ -108,6 +110,7 @@ def test_stdin_to_stdout_stream(pngs, driving_mp4: Path, model_args, tmp_path: P
         assert len(list(video)) == 4
 
 
+@pytest.mark.slow
 def test_help_does_not_import_torch() -> None:
     code = ("import sys; from animcli.cli import app; from typer.testing import CliRunner; "
             "r = CliRunner().invoke(app, ['animate', '--help']); assert r.exit_code == 0; "

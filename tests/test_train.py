@@ -154,6 +154,7 @@ def ddp_worker(rank: int, port: int, train_options: TrainOptions, dump: Path) ->
         run.world.close()
 
 
+@pytest.mark.slow
 def test_two_process_gloo_ddp_keeps_replicas_identical(data_root: Path, tmp_path: Path) -> None:
     config = tiny_fomm_config(generator_gan=1)
     config["train_params"]["batch_size"] = 4  # global: 2 per process
@@ -170,6 +171,7 @@ def test_two_process_gloo_ddp_keeps_replicas_identical(data_root: Path, tmp_path
     assert torch.equal(saved["generator"]["final.weight"], replicas[0]["generator"]["final.weight"])
 
 
+@pytest.mark.slow
 def test_ctrl_c_finishes_the_step_checkpoints_and_can_resume(data_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     # Enough epochs that the run cannot finish before the signal arrives, however fast the machine.

@@ -136,6 +136,7 @@ with open_video("-") as reader:
 """
 
 
+@pytest.mark.slow
 def test_stdin_to_stdout_through_a_real_pipe(tmp_path: Path) -> None:
     source = make_video_with_tone(tmp_path / "in.mp4", video_seconds=1, audio_seconds=3)
     result = subprocess.run([sys.executable, "-c", STDIO_SCRIPT], input=source.read_bytes(),

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from animcli.models.base import Motion
-from animcli.models.fomm import build_discriminator, build_networks
+from animcli.models.fomm import FommModel
 from animcli.train.losses import (
     ImagePyramid,
     PerceptualLoss,
@@ -24,11 +24,10 @@ from animcli.train.losses import (
 )
 from animcli.train.tps import RandomTps
 from animcli.train.trainer import (
-    FamilyTrainer,
+    KeypointFamilyTrainer,
     Preview,
     TrainContext,
     adam_step_order,
-    keypoint_family_networks,
     keypoint_family_optimization,
 )
 
@@ -107,20 +106,19 @@ class DiscriminatorFullModel(nn.Module):
                    for s in self.discriminator.scales)
 
 
-class FommTrainer(FamilyTrainer):
+class FommTrainer(KeypointFamilyTrainer):
     family = "fomm"
+    model_class = FommModel
 
     def __init__(self, config: dict[str, Any], context: TrainContext) -> None:
         super().__init__(config, context)
         train_params = config["train_params"]
-        self.networks = keypoint_family_networks(config, context, build_networks, build_discriminator)
-        generator, kp_detector, discriminator = self.networks.values()
         perceptual = context.perceptual_loss(train_params["scales"], train_params["loss_weights"]["perceptual"])
-        self.generator_full = context.parallel(
-            GeneratorFullModel(kp_detector, generator, discriminator, perceptual, train_params).to(context.device))
+        self.generator_full = context.parallel(GeneratorFullModel(
+            self.kp_detector, self.generator, self.discriminator, perceptual, train_params).to(context.device))
         self.use_gan = bool(train_params["loss_weights"]["generator_gan"])
         self.discriminator_full = context.parallel(
-            DiscriminatorFullModel(discriminator, train_params).to(context.device)) if self.use_gan else None
+            DiscriminatorFullModel(self.discriminator, train_params).to(context.device)) if self.use_gan else None
         self.optimizers, self.schedulers = keypoint_family_optimization(
             self.networks, {name: train_params[f"lr_{name}"] for name in ("generator", "discriminator", "kp_detector")},
             train_params.get("epoch_milestones") or [])

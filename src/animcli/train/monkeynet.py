@@ -13,15 +13,14 @@ import torch
 from torch import Tensor, nn
 
 from animcli.models.base import Motion
-from animcli.models.monkeynet import DEFAULT_FRAME_SIZE, build_discriminator, build_networks
+from animcli.models.monkeynet import DEFAULT_FRAME_SIZE, MonkeyNetModel
 from animcli.train.fomm import detached
 from animcli.train.losses import feature_matching, l1, lsgan_discriminator, lsgan_generator
 from animcli.train.trainer import (
-    FamilyTrainer,
+    KeypointFamilyTrainer,
     Preview,
     TrainContext,
     adam_step_order,
-    keypoint_family_networks,
     keypoint_family_optimization,
 )
 
@@ -72,18 +71,17 @@ class DiscriminatorFullModel(nn.Module):
         return self.weight * lsgan_discriminator(real_maps[-1], fake_maps[-1])
 
 
-class MonkeyNetTrainer(FamilyTrainer):
+class MonkeyNetTrainer(KeypointFamilyTrainer):
     family = "monkeynet"
+    model_class = MonkeyNetModel
 
     def __init__(self, config: dict[str, Any], context: TrainContext) -> None:
         super().__init__(config, context)
         train_params = config["train_params"]
-        self.networks = keypoint_family_networks(config, context, build_networks, build_discriminator)
-        generator, kp_detector, discriminator = self.networks.values()
         self.generator_full = context.parallel(
-            GeneratorFullModel(kp_detector, generator, discriminator, train_params).to(context.device))
+            GeneratorFullModel(self.kp_detector, self.generator, self.discriminator, train_params).to(context.device))
         self.discriminator_full = context.parallel(
-            DiscriminatorFullModel(discriminator, train_params).to(context.device))
+            DiscriminatorFullModel(self.discriminator, train_params).to(context.device))
         self.optimizers, self.schedulers = keypoint_family_optimization(
             self.networks, dict.fromkeys(("generator", "discriminator", "kp_detector"), train_params["lr"]),
             train_params.get("epoch_milestones") or [])

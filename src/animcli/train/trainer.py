@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from animcli.data import Augmentation, PairSampling
 from animcli.errors import ModelError
 from animcli.models.families import get_family
+from animcli.models.keypoints import KeypointModel
 from animcli.models.state_dicts import load_strict
 from animcli.train.losses import PerceptualLoss
 from animcli.train.precision import Precision
@@ -192,16 +193,33 @@ class FamilyTrainer(ABC):
             net.train()
 
 
-def keypoint_family_networks(config: dict[str, Any], context: TrainContext, build_networks: Callable,
-                             build_discriminator: Callable) -> dict[str, nn.Module]:
-    """FOMM's and Monkey-Net's networks under their checkpoint keys, on the device, BatchNorm synced when
-    several GPUs train together (the official code synced the detector's and generator's BatchNorm)."""
-    kp_detector, generator = build_networks(config)
-    return {
-        "generator": context.sync_batch_norm(generator.to(context.device)),
-        "kp_detector": context.sync_batch_norm(kp_detector.to(context.device)),
-        "discriminator": build_discriminator(config).to(context.device),
-    }
+class KeypointFamilyTrainer(FamilyTrainer):
+    """FOMM's and Monkey-Net's networks under their checkpoint keys (in the official checkpoints' order), on
+    the device, BatchNorm synced when several GPUs train together (the official code synced the detector's and
+    generator's BatchNorm)."""
+
+    model_class: ClassVar[type[KeypointModel]]
+
+    def __init__(self, config: dict[str, Any], context: TrainContext) -> None:
+        super().__init__(config, context)
+        built = self.model_class.build_networks(config)
+        self.networks = {
+            "generator": context.sync_batch_norm(built["generator"].to(context.device)),
+            "kp_detector": context.sync_batch_norm(built["kp_detector"].to(context.device)),
+            "discriminator": self.model_class.build_discriminator(config).to(context.device),
+        }
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.networks["generator"]
+
+    @property
+    def kp_detector(self) -> nn.Module:
+        return self.networks["kp_detector"]
+
+    @property
+    def discriminator(self) -> nn.Module:
+        return self.networks["discriminator"]
 
 
 def keypoint_family_optimization(

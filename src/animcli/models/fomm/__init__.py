@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,14 +10,11 @@ from torch import Tensor
 from animcli.choices import TransferMode
 from animcli.models import keypoint_transfer
 from animcli.models.base import Motion, TransferOptions
-from animcli.models.construction import construct
 from animcli.models.fomm.dense_motion import DenseMotionNetwork
 from animcli.models.fomm.discriminator import MultiScaleDiscriminator
 from animcli.models.fomm.generator import OcclusionAwareGenerator
 from animcli.models.fomm.keypoint_detector import KPDetector
 from animcli.models.keypoints import KeypointModel
-
-COMMON = "model_params.common_params"
 
 
 @dataclass
@@ -27,18 +23,6 @@ class FommSource:
     kp: Motion
     features: Tensor  # generator encoder output
     downsampled: Tensor  # dense-motion input resolution
-
-
-def build_networks(config: dict[str, Any], align_corners: bool = True) -> tuple[KPDetector, OcclusionAwareGenerator]:
-    """The official construction: each network gets its own section merged with all of ``common_params``."""
-    kp_detector = construct(KPDetector, config, "model_params.kp_detector_params", COMMON)
-    generator = construct(OcclusionAwareGenerator, config, "model_params.generator_params", COMMON,
-                          align_corners=align_corners)
-    return kp_detector, generator
-
-
-def build_discriminator(config: dict[str, Any]) -> MultiScaleDiscriminator:
-    return construct(MultiScaleDiscriminator, config, "model_params.discriminator_params", COMMON)
 
 
 def _normalization(config: dict[str, Any]) -> dict[str, Any]:
@@ -50,12 +34,15 @@ class FommModel(KeypointModel):
     family = "fomm"
     kp_key = "value"
     generator_marker = "dense_motion_network.mask.weight"
+    generator_depth_key = "num_down_blocks"
+    kp_detector_class = KPDetector
+    generator_class = OcclusionAwareGenerator
+    discriminator_class = MultiScaleDiscriminator
 
     def __init__(self, config: dict[str, Any], align_corners: bool = True) -> None:
         """``align_corners=False`` reproduces the unmodified official code on torch ≥ 1.3 (not how the
         published checkpoints were trained; kept only for comparisons with that code)."""
-        super().__init__(config)
-        self.kp_detector, self.generator = build_networks(config, align_corners)
+        super().__init__(config, align_corners=align_corners)
         self.config_adapt_scale = bool(_normalization(config).get("adapt_movement_scale", False))
 
     @classmethod
@@ -71,15 +58,6 @@ class FommModel(KeypointModel):
     @property
     def size(self) -> int:
         return int(self.config.get("dataset_params", {}).get("frame_shape", [256])[0])
-
-    def size_multiple(self) -> int:
-        """Fully convolutional: any size whose anti-alias subsampling and hourglass poolings are exact."""
-        params = self.config["model_params"]
-        dense = params["generator_params"]["dense_motion_params"]
-        multiples = [2 ** params["generator_params"]["num_down_blocks"]]
-        for section in (params["kp_detector_params"], dense):
-            multiples.append(round(1 / section.get("scale_factor", 1)) * 2 ** section["num_blocks"])
-        return math.lcm(*multiples)
 
     def encode_source(self, source: Tensor) -> FommSource:
         dense_motion = self.generator.dense_motion_network
@@ -102,6 +80,7 @@ class FommModel(KeypointModel):
 
 
 MODEL = FommModel
+build_discriminator = FommModel.build_discriminator
 
 __all__ = ["MODEL", "FommModel", "KPDetector", "DenseMotionNetwork", "OcclusionAwareGenerator",
-           "MultiScaleDiscriminator", "build_networks", "build_discriminator"]
+           "MultiScaleDiscriminator", "build_discriminator"]

@@ -7,7 +7,6 @@ of driving frames becomes the frame axis D of one generator call (equivalent to 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,16 +15,14 @@ from torch import Tensor
 from animcli.choices import TransferMode
 from animcli.errors import ModelError
 from animcli.models.base import Motion, TransferOptions
-from animcli.models.construction import construct
 from animcli.models.keypoints import KeypointModel
 from animcli.models.monkeynet.dense_motion import DenseMotionModule
-from animcli.models.monkeynet.discriminator import Discriminator, build_discriminator
+from animcli.models.monkeynet.discriminator import Discriminator
 from animcli.models.monkeynet.generator import MotionTransferGenerator
 from animcli.models.monkeynet.keypoint_detector import KPDetector
 from animcli.models.monkeynet.movement_embedding import MovementEmbedding
 from animcli.models.monkeynet.normalization import normalize_kp
 
-COMMON = "model_params.common_params"
 DEFAULT_FRAME_SIZE = 64  # the official FramesDataset default when a config names no image shape
 
 
@@ -34,13 +31,6 @@ class MonkeyNetSource:
     image: Tensor  # (1, 3, 1, H, W)
     kp: Motion  # (1, K, ...)
     appearance_skips: list[Tensor]  # the generator's encoder features of the source
-
-
-def build_networks(config: dict[str, Any]) -> tuple[KPDetector, MotionTransferGenerator]:
-    """The official construction: each network gets its own section merged with all of ``common_params``."""
-    kp_detector = construct(KPDetector, config, "model_params.kp_detector_params", COMMON)
-    generator = construct(MotionTransferGenerator, config, "model_params.generator_params", COMMON)
-    return kp_detector, generator
 
 
 def official_layout(motion: Motion, frames_axis: int) -> dict[str, Tensor]:
@@ -62,10 +52,13 @@ class MonkeyNetModel(KeypointModel):
     family = "monkeynet"
     kp_key = "mean"
     generator_marker = "refinement_module.conv-last.weight"
+    generator_depth_key = "num_blocks"
+    kp_detector_class = KPDetector
+    generator_class = MotionTransferGenerator
+    discriminator_class = Discriminator
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self.kp_detector, self.generator = build_networks(config)
         normalization = _normalization(config)
         self.config_adapt_scale = bool(normalization.get("movement_mult", False))
         self.clip_mean = bool(normalization.get("clip_mean", False))
@@ -88,15 +81,6 @@ class MonkeyNetModel(KeypointModel):
             return int(dataset["image_shape"][0])
         crop = (dataset.get("augmentation_params") or {}).get("crop_param") or {}
         return int(crop["size"][0]) if "size" in crop else DEFAULT_FRAME_SIZE
-
-    def size_multiple(self) -> int:
-        """Fully convolutional: any size that every nearest downscale and hourglass pooling divides exactly."""
-        params = self.config["model_params"]
-        generator = params["generator_params"]
-        multiples = [2 ** generator["num_blocks"]]
-        for section in (params["kp_detector_params"], generator["dense_motion_params"]):
-            multiples.append(round(1 / section.get("scale_factor", 1)) * 2 ** section["num_blocks"])
-        return math.lcm(*multiples)
 
     # -- inference ----------------------------------------------------------------------------
     def encode_source(self, source: Tensor) -> MonkeyNetSource:
@@ -130,7 +114,8 @@ class MonkeyNetModel(KeypointModel):
 
 
 MODEL = MonkeyNetModel
+build_discriminator = MonkeyNetModel.build_discriminator
 
 __all__ = ["MODEL", "MonkeyNetModel", "MonkeyNetSource", "KPDetector", "MovementEmbedding",
-           "DenseMotionModule", "MotionTransferGenerator", "Discriminator", "build_networks",
+           "DenseMotionModule", "MotionTransferGenerator", "Discriminator",
            "build_discriminator", "normalize_kp"]

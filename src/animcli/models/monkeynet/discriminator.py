@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from animcli.models.blocks import level_features
-from animcli.models.construction import construct
 from animcli.models.monkeynet.keypoint_detector import KeypointVariance
 from animcli.models.monkeynet.movement_embedding import Keypoints, MovementEmbedding
 from animcli.models.monkeynet.resampling import nearest_rescale
@@ -62,8 +61,3 @@ class Discriminator(nn.Module):
             maps.append(out)
         maps.append(self.conv(out))
         return maps
-
-
-def build_discriminator(config: dict[str, Any]) -> Discriminator:
-    """The official construction: ``discriminator_params`` merged with ``common_params``."""
-    return construct(Discriminator, config, "model_params.discriminator_params", "model_params.common_params")
