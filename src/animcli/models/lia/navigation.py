@@ -17,7 +17,6 @@ from animcli.choices import TRANSFER_MODES, Normalization, TransferMode
 from animcli.errors import ModelError
 from animcli.models.base import AnimationModel, Motion
 from animcli.models.lia.layers import at_least_float32
-from animcli.models.state_dicts import load_strict
 
 
 def to_signed_range(images: Tensor) -> Tensor:
@@ -41,7 +40,10 @@ class LatentNavigationModel(AnimationModel):
 
     def load_generator(self, state_dict: dict[str, Tensor], *, assign: bool = False) -> None:
         """Strictly load the generator; a checkpoint that does not fit is refused in one line."""
-        load_strict(self.gen, state_dict, "gen", assign=assign)
+        try:
+            self.gen.load_state_dict(state_dict, strict=True, assign=assign)
+        except RuntimeError as exc:
+            raise ModelError(f"{self.family} checkpoint does not fit the config: {state_dict_mismatch(exc)}") from None
 
     @property
     def size(self) -> int:
@@ -67,3 +69,9 @@ class LatentNavigationModel(AnimationModel):
     def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
         # The dictionary is orthonormal, so this is also the distance of the latent displacements D(α).
         return torch.linalg.vector_norm(at_least_float32(driving["alpha"] - source["alpha"]), dim=1)
+
+
+def state_dict_mismatch(exc: RuntimeError) -> str:
+    """The first concrete problem of a failed strict load, on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[1] if len(lines) > 1 else lines[0])[:300]
