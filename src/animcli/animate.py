@@ -19,6 +19,7 @@ from torch import Tensor
 from animcli.devices import inference_precision, use_fp16
 from animcli.media import resize_square
 from animcli.models.base import AnimationModel, Motion, TransferOptions, motion_cat, motion_slice
+from animcli.smoothing import Smoothing, smooth_batches
 
 
 @dataclass
@@ -29,6 +30,7 @@ class AnimatedBatch:
     prediction: np.ndarray  # float32 in [0, 1]
     kp_driving: np.ndarray | None = None  # (B, K, 2) in [-1, 1], keypoint families only
     kp_transferred: np.ndarray | None = None
+    pose_driving: np.ndarray | None = None  # (B, P, D) the driving pose rendered (AnimationModel.pose_vectors)
 
     @property
     def prediction_uint8(self) -> np.ndarray:
@@ -52,9 +54,11 @@ class Animator:
     """Runs a model over a source image and a stream of driving frames."""
 
     def __init__(self, model: AnimationModel, options: TransferOptions | None = None, *,
-                 batch_size: int | None = None, fp16: bool | None = None, size: int | None = None) -> None:
+                 batch_size: int | None = None, fp16: bool | None = None, size: int | None = None,
+                 smoothing: Smoothing | None = None) -> None:
         """``batch_size`` None picks the faster default for the device: batches of 8 on CUDA, where they fill
-        the GPU, and single frames on CPU, where larger batches only add cache misses (measured)."""
+        the GPU, and single frames on CPU, where larger batches only add cache misses (measured).
+        ``smoothing`` filters the driving motion over time before it is transferred (``animate --smooth``)."""
         self.device = next(model.parameters()).device
         self.batch_size = batch_size or (8 if self.device.type == "cuda" else 1)
         if self.batch_size < 1:
@@ -66,6 +70,7 @@ class Animator:
         self.options = model.validate_options(options)
         self.size = model.check_size(size or model.size)
         self.fp16 = use_fp16(self.device, fp16)
+        self.smoothing = smoothing
 
     # -- conversions ------------------------------------------------------------------------------
     def to_tensor(self, frames: np.ndarray) -> Tensor:
@@ -84,6 +89,14 @@ class Animator:
         for frames in batched(driving_frames, self.size, self.batch_size):
             with self._precision():
                 yield frames, self.model.encode_driving(self.to_tensor(frames))
+
+    def _driving_motions(self, driving_frames: Iterable[np.ndarray], fps: float
+                         ) -> Iterator[tuple[np.ndarray, Motion]]:
+        """The motions to transfer: smoothed over time when the Animator was given ``smoothing``."""
+        motions = self._motions(driving_frames)
+        if self.smoothing is None:
+            return motions
+        return smooth_batches(motions, self.smoothing.smoother(self.model.smoothable_motion, fps))
 
     # -- public API -------------------------------------------------------------------------------
     def driving_motion(self, frame: np.ndarray) -> Motion:
@@ -112,14 +125,25 @@ class Animator:
             raise ValueError("the driving video has no frames")
         return best_index, best_motion
 
+    def smoothed_motion_at(self, driving_frames: Iterable[np.ndarray], index: int, fps: float) -> Motion:
+        """The motion of driving frame ``index`` as ``animate`` transfers it (smoothed when smoothing is on), so
+        that relative motion measured from a chosen frame has no offset from that frame's own noise."""
+        offset = 0
+        for frames, motion in self._driving_motions(driving_frames, fps):
+            if index < offset + len(frames):
+                return motion_slice(motion, index - offset)
+            offset += len(frames)
+        raise ValueError(f"the driving video has no frame {index}")
+
     def animate(self, source_image: np.ndarray, driving_frames: Iterable[np.ndarray],
-                initial: Motion | None = None) -> Iterator[AnimatedBatch]:
+                initial: Motion | None = None, fps: float = 25.0) -> Iterator[AnimatedBatch]:
         """Animate ``source_image`` (H, W, 3) uint8 with the frames, yielding batches as they are ready.
 
-        ``initial`` is the motion relative transfer is measured from; by default the first driving frame's.
+        ``initial`` is the motion relative transfer is measured from; by default the first driving frame's
+        (smoothed, with smoothing). ``fps`` is the driving frame rate (the causal smoother's time base).
         """
         source_state = self.encode_source(source_image)
-        yield from self._render(source_state, self._motions(driving_frames), initial, self.options)
+        yield from self._render(source_state, self._driving_motions(driving_frames, fps), initial, self.options)
 
     def render_source(self, source_image: np.ndarray, variants: Sequence[TransferOptions]) -> Iterator[AnimatedBatch]:
         """The source re-rendered with its own motion under each of ``variants`` (e.g. edits of its motion),
@@ -135,9 +159,10 @@ class Animator:
             yield AnimatedBatch(driving=np.repeat(source_frame[None], len(chunk), axis=0),
                                 prediction=_numpy_frames(prediction))
 
-    def reconstruct(self, frames: Iterable[np.ndarray]) -> Iterator[AnimatedBatch]:
-        """The papers' reconstruction protocol: source = first frame, raw motion of every frame."""
-        motions = self._motions(frames)
+    def reconstruct(self, frames: Iterable[np.ndarray], fps: float = 25.0) -> Iterator[AnimatedBatch]:
+        """The papers' reconstruction protocol: source = first frame, raw motion of every frame (smoothed, when
+        the Animator smooths)."""
+        motions = self._driving_motions(frames, fps)
         first_frames, first_motion = next(motions, (None, None))
         if first_frames is None:
             return
@@ -146,20 +171,33 @@ class Animator:
         yield from self._render(source_state, itertools.chain([(first_frames, first_motion)], motions),
                                 motion_slice(first_motion, 0), options)
 
+    def render(self, source_state: Any, frames: np.ndarray, motion: Motion, initial: Motion,
+               options: TransferOptions | None = None) -> AnimatedBatch:
+        """Transfer ``motion`` (of the driving ``frames``, at the model size) onto the source and generate: the
+        step ``animate`` runs per batch, for callers that drive frames one by one (``animcli live``)."""
+        options = options or self.options
+        with self._precision():
+            transferred = self.model.transfer(source_state, motion, initial, options)
+            prediction = self.model.generate(source_state, transferred)
+        return AnimatedBatch(
+            driving=frames,
+            prediction=_numpy_frames(prediction),
+            kp_driving=_numpy_or_none(self.model.keypoints(motion)),
+            kp_transferred=_numpy_or_none(self.model.keypoints(transferred)),
+            pose_driving=_numpy_or_none(self.model.pose_vectors(motion)),
+        )
+
+    def pose_distance(self, source_motion: Motion, motion: Motion) -> float:
+        """Distance of one frame's pose from the source's (``find_best_frame``'s criterion)."""
+        with self._precision():
+            return float(self.model.pose_distance(source_motion, motion)[0])
+
     def _render(self, source_state: Any, motions: Iterator[tuple[np.ndarray, Motion]], initial: Motion | None,
                 options: TransferOptions) -> Iterator[AnimatedBatch]:
         for frames, motion in motions:
             if initial is None:
                 initial = motion_slice(motion, 0)
-            with self._precision():
-                transferred = self.model.transfer(source_state, motion, initial, options)
-                prediction = self.model.generate(source_state, transferred)
-            yield AnimatedBatch(
-                driving=frames,
-                prediction=_numpy_frames(prediction),
-                kp_driving=_numpy_or_none(self.model.keypoints(motion)),
-                kp_transferred=_numpy_or_none(self.model.keypoints(transferred)),
-            )
+            yield self.render(source_state, frames, motion, initial, options)
 
 
 def _channels_last(model: AnimationModel) -> AnimationModel:

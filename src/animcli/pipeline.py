@@ -127,11 +127,12 @@ def choose_initial_frame(animator: Animator, source: np.ndarray, frames: Iterabl
     return index, motion, "model keypoints"
 
 
-def _cropped_driving(driving: VideoReader, size: int) -> tuple[Iterable[np.ndarray], float, int]:
-    """The longest face segment of the driving video, cropped, where it starts in seconds, and its length."""
+def _cropped_driving(driving: VideoReader, size: int, track: bool) -> tuple[Iterable[np.ndarray], float, int]:
+    """The longest face segment of the driving video, cropped (``track``: following the face), where it starts
+    in seconds, and its length."""
     from animcli.crop import CropOptions, find_segments, segment_frames
 
-    segment = max(find_segments(driving, CropOptions(size=size)), key=lambda s: s.frame_count)
+    segment = max(find_segments(driving, CropOptions(size=size, track=track)), key=lambda s: s.frame_count)
     frames = Reiterable(lambda: segment_frames(driving, segment, size))
     return frames, segment.start / driving.fps, segment.frame_count
 
@@ -149,7 +150,8 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
                   output_spec: str | Path,
                   *, fps: float | None = None, audio: bool = True, find_best_frame: bool = False,
                   best_frame: int | None = None, trim: Trim | None = None,
-                  style: OutputStyle = OutputStyle(), crop: bool = False, paste_back: bool = False,
+                  style: OutputStyle = OutputStyle(), crop: bool = False, track: bool = False,
+                  paste_back: bool = False,
                   normalize: Normalization = "frame", overwrite: bool = False,
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
     """Animate and write ``output_spec`` atomically; ``on_progress(done, total)`` after every batch.
@@ -159,12 +161,15 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
     ``--best_frame``); ``find_best_frame`` searches for it.
     ``source_path`` is an image file or an image already read (H, W, 3) uint8.
     ``crop`` cuts the face out of the source and the driving video first (the models expect face-filling
-    squares); ``paste_back`` blends each animated crop back into the full-resolution source.
+    squares; ``track``: a driving crop that follows the face, see ``crop.track``); ``paste_back`` blends each
+    animated crop back into the full-resolution source.
     ``normalize="clip"`` reproduces the official LIA demo's frames (see ``stretch_clip_uint8``): results are
     held in memory until the clip is complete instead of being streamed; families that define no such
     normalisation refuse it. ``overwrite`` allows replacing a non-empty frame folder (as a whole).
     """
     animator.model.check_normalization(normalize)
+    if track and not crop:
+        raise AnimcliError("--track follows the face of a cropped driving video: add --crop")
     stretch_clip = normalize == "clip"
     if find_best_frame and best_frame is not None:
         raise AnimcliError("give either --find-best-frame or --best-frame N, not both")
@@ -188,13 +193,15 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
             driving, audio_start = trimmed, trimmed.start_seconds
         frames, total = driving, driving.frame_count
         if crop:
-            frames, segment_start, total = _cropped_driving(driving, animator.size)
+            frames, segment_start, total = _cropped_driving(driving, animator.size, track)
             audio_start += segment_start
         initial, best_frame_by = None, None
         if find_best_frame:
             best_frame, initial, best_frame_by = choose_initial_frame(animator, source, frames)
         elif best_frame is not None:
             initial, best_frame_by = animator.driving_motion(_chosen_frame(frames, best_frame)), "--best-frame"
+        if best_frame is not None and animator.smoothing is not None:
+            initial = animator.smoothed_motion_at(frames, best_frame, driving.fps)
         output_fps = fps or driving.fps
         audio_from = driving.path if audio and driving.has_audio else None
         source_column = resize_square(source, style.output_size or animator.size)
@@ -205,7 +212,7 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
         held: list[AnimatedBatch] = []
         with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start,
                          overwrite=overwrite) as writer:
-            for batch in animator.animate(source, frames, initial=initial):
+            for batch in animator.animate(source, frames, initial=initial, fps=driving.fps):
                 if stretch_clip:
                     held.append(batch)
                 else:

@@ -7,19 +7,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from animcli.choices import TransferMode
 from animcli.cli.app import app, fail, user_errors
 from animcli.cli.options import (
+    AdaptScaleOption,
     CheckpointOption,
     ConfigOption,
     DeviceOption,
     EditOption,
     Fp16Option,
     ModelOption,
+    ModeOption,
     NormalizeOption,
     OutputSizeOption,
     OverwriteOption,
+    PasteBackOption,
     QuietOption,
+    SizeOption,
+    SmoothOption,
+    SmoothStrengthOption,
+    smoothing_options,
 )
 from animcli.cli.progress import frame_progress
 
@@ -44,11 +50,8 @@ def animate(
     model: ModelOption = None,
     checkpoint: CheckpointOption = None,
     config: ConfigOption = None,
-    mode: Annotated[TransferMode | None, typer.Option(
-        "--mode", help="relative: driving motion since its first frame applied to the source's pose; absolute: "
-                       "the driving pose as is. Default: the model's own.")] = None,
-    adapt_scale: bool = typer.Option(None, "--adapt-scale/--no-adapt-scale",
-                                     help="Scale relative motion by the source/driving keypoint spread."),
+    mode: ModeOption = None,
+    adapt_scale: AdaptScaleOption = None,
     find_best_frame: bool = typer.Option(False, "--find-best-frame",
                                          help="Measure relative motion from the driving frame whose pose is "
                                               "closest to the source's."),
@@ -66,17 +69,19 @@ def animate(
     fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1,
                                    help="Frames per forward pass (default: 8 on CUDA, 1 on CPU)."),
-    size: int = typer.Option(None, "--size", min=8, help="Model input size (default: the model's training size; "
-                                                        "fully convolutional families accept other multiples)."),
+    size: SizeOption = None,
     fps: float = typer.Option(None, "--fps", min=0.001, help="Output frame rate (default: the driving video's)."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the driving video's audio track."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | driving | result."),
     show_keypoints: bool = typer.Option(False, "--show-keypoints", help="Draw keypoints on driving and result."),
     crop: bool = typer.Option(False, "--crop", help="Cut the face out of the source and the driving video first "
                                                     "(see `animcli crop`)."),
-    paste_back: bool = typer.Option(False, "--paste-back", help="Blend the animated face back into the "
-                                                                "full-resolution source image."),
+    track: bool = typer.Option(False, "--track", help="With --crop: the driving crop follows the face (see "
+                                                      "`animcli crop --track`)."),
+    paste_back: PasteBackOption = False,
     normalize: NormalizeOption = "frame",
+    smooth: SmoothOption = False,
+    smooth_strength: SmoothStrengthOption = None,
     lia_demo_normalization: Annotated[bool, typer.Option(
         "--lia-demo-normalization", hidden=True, help="Old name of --normalize clip.")] = False,
     edit: EditOption = None,
@@ -108,16 +113,18 @@ def animate(
             trim = Trim(start=0.0 if start is None else parse_time(start, "--start"),
                         end=None if end is None else parse_time(end, "--end"), max_frames=max_frames)
 
+        smoothing = smoothing_options(smooth, smooth_strength)
         animation_model = load_model(checkpoint, config, model=model, device=device)
         options = TransferOptions(mode=mode or animation_model.default_mode, adapt_scale=adapt_scale,
                                   edits=parse_edits(animation_model, edit or []))
-        animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16, size=size)
+        animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16, size=size,
+                            smoothing=smoothing)
         with frame_progress(quiet, "animating") as on_progress:
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
                                    find_best_frame=find_best_frame, best_frame=best_frame, trim=trim,
                                    style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints,
                                                      output_size=output_size),
-                                   crop=crop, paste_back=paste_back,
+                                   crop=crop, track=track, paste_back=paste_back,
                                    normalize="clip" if lia_demo_normalization else normalize,
                                    overwrite=overwrite, on_progress=on_progress)
     if not quiet:

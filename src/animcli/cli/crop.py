@@ -33,6 +33,9 @@ def crop(
                             help="x,y,w,h: crop this box instead of detecting faces (bodies, objects); "
                                  "auto: the region that moves in the video (static camera)."),
     every: int = typer.Option(1, "--every", min=1, help="Detect faces on every Nth frame only (faster)."),
+    track: bool = typer.Option(False, "--track", help="Videos: the crop follows the face (smoothed over time, "
+                                                      "constant size per segment) instead of one fixed box "
+                                                      "per segment."),
     print_commands: bool = typer.Option(False, "--print-commands",
                                         help="Only print the ffmpeg commands that would cut the segments "
                                              "(the official crop-video.py behaviour)."),
@@ -40,17 +43,19 @@ def crop(
 ) -> None:
     """Crop faces to squares framed like the models' training data (VoxCeleb-style).
 
-    Videos are cut into segments where the face stays inside one fixed crop (the official tube rule);
-    each segment is written as its own video, with its stretch of the audio.
+    Videos are cut into segments where the face stays inside one fixed crop (the official tube rule), or with
+    --track where the face is followed; each segment is written as its own video, with its stretch of the audio.
     """
     if output is None and not print_commands:
         raise fail("missing --output/-o")
+    if print_commands and track:
+        raise fail("--print-commands cuts one fixed box per segment: it cannot express --track")
     with user_errors():
         from animcli.crop import CropOptions, parse_box, parse_face, run
 
         options = CropOptions(size=size, increase=increase, iou_with_initial=iou_with_initial,
                               min_frames=min_frames, detector=detector, face=parse_face(face),
-                              box=parse_box(box) if box else None, every=every)
+                              box=parse_box(box) if box else None, every=every, track=track)
         result = run(input_path, output, options, print_commands=print_commands)
     if not print_commands:
         for record in result.records:

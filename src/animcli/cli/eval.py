@@ -9,11 +9,23 @@ from pathlib import Path
 import typer
 
 from animcli.cli.app import app, user_errors
-from animcli.cli.options import CheckpointOption, ConfigOption, DeviceOption, Fp16Option, ModelOption, QuietOption
+from animcli.cli.options import (
+    CheckpointOption,
+    ConfigOption,
+    DeviceOption,
+    Fp16Option,
+    ModelOption,
+    QuietOption,
+    SmoothOption,
+    SmoothStrengthOption,
+    smoothing_options,
+)
 from animcli.cli.progress import frame_progress
 
 METRICS_HELP = ("Comma-separated metrics: l1, akd, aed (mean |Δ| of embeddings, as in the papers' tables), "
-                "aed-ssd (sum of squared Δ), mkr. Default: l1,akd,aed,mkr where available.")
+                "aed-ssd (sum of squared Δ), mkr, jitter (= jitter-motion, jitter-frames: mean |2nd temporal "
+                "difference| of the driving keypoints/motion code and of the output). "
+                "Default: l1,akd,aed,mkr where available.")
 
 
 def evaluate(
@@ -37,6 +49,8 @@ def evaluate(
     fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1,
                                    help="Frames per forward pass (default: 8 on CUDA, 1 on CPU; 8 for --pred)."),
+    smooth: SmoothOption = False,
+    smooth_strength: SmoothStrengthOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Score a model with the papers' reconstruction protocol (L1, AKD, AED, MKR).
@@ -53,7 +67,7 @@ def evaluate(
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
                          device=device, fp16=fp16, batch_size=batch_size, resize_gt=resize_gt,
-                         on_progress=on_progress)
+                         smoothing=smoothing_options(smooth, smooth_strength), on_progress=on_progress)
         report.print_table(Console(stderr=True))
     if json_output:
         typer.echo(json.dumps(report.as_dict(), indent=2))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from animcli.choices import Normalization
+from animcli.choices import Normalization, TransferMode
+
+if TYPE_CHECKING:
+    from animcli.smoothing import Smoothing
 
 MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
 
@@ -32,3 +35,27 @@ OutputSizeOption = Annotated[int | None, typer.Option(
 OverwriteOption = Annotated[bool, typer.Option(
     "--overwrite", help="Replace a non-empty output folder (PNG frames) as a whole; without it such a folder is "
                         "refused. Files are always replaced atomically.")]
+ModeOption = Annotated[TransferMode | None, typer.Option(
+    "--mode", help="relative: driving motion since its first frame (the reference pose) applied to the source's "
+                   "pose; absolute: the driving pose as is. Default: the model's own.")]
+AdaptScaleOption = Annotated[bool | None, typer.Option(
+    "--adapt-scale/--no-adapt-scale", help="Scale relative motion by the source/driving keypoint spread.")]
+SizeOption = Annotated[int | None, typer.Option(
+    "--size", min=8, help="Model input size (default: the model's training size; fully convolutional families "
+                          "accept other multiples).")]
+PasteBackOption = Annotated[bool, typer.Option(
+    "--paste-back", help="Blend the animated face back into the full-resolution source image.")]
+SmoothOption = Annotated[bool, typer.Option("--smooth", help="Smooth the driving motion over time (removes "
+                                                             "detection jitter; zero lag: looks ahead).")]
+SmoothStrengthOption = Annotated[float | None, typer.Option(
+    "--smooth-strength", help="Smoothing strength in frames (default 4; implies --smooth): the look-ahead "
+                              "window's half-width. Larger removes more jitter but rounds off quick motion.")]
+
+
+def smoothing_options(smooth: bool, strength: float | None, causal: bool = False) -> Smoothing | None:
+    """``--smooth``/``--smooth-strength`` as library options (a strength alone turns smoothing on)."""
+    from animcli.smoothing import DEFAULT_STRENGTH, Smoothing
+
+    if not smooth and strength is None:
+        return None
+    return Smoothing(strength=DEFAULT_STRENGTH if strength is None else strength, causal=causal)

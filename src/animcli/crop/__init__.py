@@ -19,10 +19,11 @@ from animcli.crop.cutting import (
 from animcli.crop.options import CropOptions, NoFaceError, parse_box, parse_face
 from animcli.crop.paste_back import paste_back
 from animcli.crop.runner import CropResult, run
+from animcli.crop.track import TrackedSegment
 from animcli.crop.tubes import Segment
 
 __all__ = [
     "Box", "CropBox", "CropOptions", "CropResult", "NoFaceError", "Segment", "crop_source_image", "find_segments",
-    "image_crop_boxes", "official_commands", "parse_box", "parse_face", "paste_back", "run", "segment_frames",
-    "segment_paths", "segment_record", "write_segments",
+    "image_crop_boxes", "official_commands", "parse_box", "parse_face", "paste_back", "run", "TrackedSegment",
+    "segment_frames", "segment_paths", "segment_record", "write_segments",
 ]

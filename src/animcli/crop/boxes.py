@@ -85,8 +85,8 @@ class CropBox:
         width, height = frame_size
         side = max(min(round(max(tube.width, tube.height) * (1 + 2 * increase)), width, height), 1)
         centre_x, centre_y = (tube.left + tube.right) / 2, (tube.top + tube.bottom) / 2
-        x = _shift_inside(round(centre_x - side / 2), side, width)
-        y = _shift_inside(round(centre_y - side / 2), side, height)
+        x = shift_inside(round(centre_x - side / 2), side, width)
+        y = shift_inside(round(centre_y - side / 2), side, height)
         return cls(x, y, side)
 
     @classmethod
@@ -105,7 +105,7 @@ class CropBox:
         return [self.x, self.y, self.side, self.side]
 
 
-def _shift_inside(start: int, length: int, extent: int) -> int:
+def shift_inside(start: float, length: float, extent: int) -> float:
     """The start of [start, start+length) moved just enough to lie inside [0, extent) (length <= extent)."""
     return min(max(start, 0), extent - length)
 

@@ -1,5 +1,6 @@
 """Cutting crops: the square(s) of a still image; for videos, one pass to find the segments (each with one
-fixed square crop, the official tube rule) and another to stream or write their cropped frames."""
+fixed square crop, the official tube rule, or with `track` a square that follows the face) and another to
+stream or write their cropped frames."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from animcli.crop.boxes import Box, CropBox
 from animcli.crop.detectors import detect_people, get_detector
 from animcli.crop.options import AUTO, CropOptions, NoFaceError
+from animcli.crop.track import TrackedSegment, tracked_segment
 from animcli.crop.tubes import MotionBounds, Segment, segments_from_trajectories, select_faces, track_faces
 from animcli.errors import AnimcliError
 from animcli.media import VideoReader, VideoWriter, open_writer
@@ -59,9 +61,13 @@ def find_segments(reader: VideoReader, options: CropOptions) -> list[Segment]:
     )
     one_second = max(round(reader.fps), 1)
     max_gap = max(options.every, one_second // 2)
-    trajectories = track_faces(detections, options.iou_with_initial, max_gap)
+    trajectories = track_faces(detections, options.iou_with_initial, max_gap, follow=options.track)
     min_frames = one_second if options.min_frames is None else options.min_frames
-    segments = segments_from_trajectories(trajectories, options.increase, min_frames, reader.size)
+    if options.track:
+        segments: list[Segment] = [tracked_segment(t, options.increase, reader.fps, reader.size)
+                                   for t in trajectories if t.end - t.start + 1 >= min_frames]
+    else:
+        segments = segments_from_trajectories(trajectories, options.increase, min_frames, reader.size)
     if not segments:
         found = "no face found" if not trajectories else f"no face stays in frame for {min_frames} frames"
         raise NoFaceError(f"{reader.name}: {found} (detector {options.detector}); try another --detector, "
@@ -74,7 +80,7 @@ def segment_frames(reader: VideoReader, segment: Segment, size: int) -> Iterator
         if index > segment.end:
             return
         if index >= segment.start:
-            yield segment.crop_box.crop(frame, size)
+            yield segment.crop_frame(frame, index, size)
 
 
 def segment_paths(output: Path, count: int) -> list[Path]:
@@ -94,7 +100,7 @@ def write_segments(reader: VideoReader, segments: list[Segment], outputs: list[P
                     writers[number] = open_writer(outputs[number], reader.fps, audio_from=reader.path,
                                                   audio_start=segment.start / reader.fps)
                 if number in writers:
-                    writers[number].write(segment.crop_box.crop(frame, size))
+                    writers[number].write(segment.crop_frame(frame, index, size))
                 if index == segment.end:
                     writers.pop(number).close()
             if index >= max(s.end for s in segments):
@@ -109,6 +115,8 @@ def official_commands(input_path: str, segments: list[Segment], outputs: list[Pa
                       size: int) -> list[str]:
     """The ffmpeg commands the official crop-video.py prints, with our square in-frame boxes (the official
     script clips its boxes to the frame, which squashes a crop that reaches past an edge)."""
+    if any(isinstance(segment, TrackedSegment) for segment in segments):
+        raise AnimcliError("--print-commands cuts one fixed box per segment: it cannot express --track")
     commands = []
     fps = reader.fps
     for segment, output in zip(segments, outputs, strict=True):
@@ -125,6 +133,8 @@ def segment_record(segment: Segment, output: Path | None, fps: float | None) -> 
               "end_frame": segment.end, "box": segment.crop_box.as_xywh()}
     if fps:
         record |= {"start_time": round(segment.start / fps, 3), "end_time": round((segment.end + 1) / fps, 3)}
+    if isinstance(segment, TrackedSegment):
+        record["boxes"] = segment.boxes()  # [x, y, side] of every frame; "box" is the first one, rounded
     return record
 
 

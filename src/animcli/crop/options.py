@@ -27,6 +27,7 @@ class CropOptions:
     face: str | int = "largest"
     box: Box | str | None = None  # a fixed box, "auto" (motion), or None (detect faces)
     every: int = 1
+    track: bool = False  # the crop follows the face (per-frame squares) instead of one fixed square per segment
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -39,6 +40,8 @@ class CropOptions:
             raise AnimcliError(f"--every must be >= 1, got {self.every}")
         if self.detector not in DETECTORS:
             raise AnimcliError(f"unknown detector {self.detector!r} (choose from {', '.join(DETECTORS)})")
+        if self.track and self.box is not None:
+            raise AnimcliError("--track follows a detected face; --box crops a fixed region: use one of them")
 
 
 def parse_face(text: str) -> str | int:

@@ -30,6 +30,10 @@ class Segment:
     def frame_count(self) -> int:
         return self.end - self.start + 1
 
+    def crop_frame(self, frame: np.ndarray, index: int, size: int) -> np.ndarray:
+        """The size×size crop of frame ``index`` of the video (a fixed square: the same for every frame)."""
+        return self.crop_box.crop(frame, size)
+
 
 @dataclass
 class Trajectory:
@@ -38,13 +42,14 @@ class Trajectory:
     initial: Box
     boxes: dict[int, Box] = field(default_factory=dict)
 
+    # Boxes are added in frame order, so the first and last keys are the ends (O(1) on long videos).
     @property
     def start(self) -> int:
-        return min(self.boxes)
+        return next(iter(self.boxes))
 
     @property
     def end(self) -> int:
-        return max(self.boxes)
+        return next(reversed(self.boxes))
 
     def tube(self) -> Box:
         """Union of the temporally median-filtered boxes."""
@@ -54,25 +59,30 @@ class Trajectory:
 
 
 def track_faces(detections: Iterable[tuple[int, list[Box]]], iou_with_initial: float,
-                max_gap: int) -> list[Trajectory]:
+                max_gap: int, follow: bool = False) -> list[Trajectory]:
     """The official tracking rule over (frame index, boxes) pairs.
 
     A trajectory lives on while some detection overlaps its *initial* box by more than `iou_with_initial`;
     each detection joins the best-overlapping living trajectory or starts a new one. Unlike the official
     script, a trajectory survives up to `max_gap` frames without any matching detection, so one missed
-    detection does not cut a segment.
+    detection does not cut a segment. With `follow` (`crop --track`), detections are matched against the
+    trajectory's latest box instead, so a face that drifts stays one trajectory.
     """
     living: list[Trajectory] = []
     finished: list[Trajectory] = []
+
+    def anchor(trajectory: Trajectory) -> Box:
+        return trajectory.boxes[trajectory.end] if follow else trajectory.initial
+
     for frame_index, boxes in detections:
         still_living = []
         for trajectory in living:
-            matched = any(box.iou(trajectory.initial) > iou_with_initial for box in boxes)
+            matched = any(box.iou(anchor(trajectory)) > iou_with_initial for box in boxes)
             alive = matched or frame_index - trajectory.end <= max_gap
             (still_living if alive else finished).append(trajectory)
         living = still_living
         for box in boxes:
-            candidates = [(box.iou(t.initial), i) for i, t in enumerate(living)]
+            candidates = [(box.iou(anchor(t)), i) for i, t in enumerate(living)]
             best = max(candidates, default=(0.0, -1))
             if best[0] > iou_with_initial:
                 living[best[1]].boxes[frame_index] = box

@@ -26,10 +26,12 @@ from animcli.errors import AnimcliError
 
 
 class FrameBatch:
-    """A batch of RGB frames (B, H, W, 3) float32 in [0, 1] with the backend features computed on them."""
+    """A batch of RGB frames (B, H, W, 3) float32 in [0, 1] with the backend features computed on them, and
+    for frames a model generated, the driving pose they were rendered from (``AnimationModel.pose_vectors``)."""
 
-    def __init__(self, frames: np.ndarray) -> None:
+    def __init__(self, frames: np.ndarray, pose: np.ndarray | None = None) -> None:
         self.frames = frames
+        self.pose = pose
         self._features: dict[Backend, list[Any]] = {}
 
     def __len__(self) -> int:
@@ -155,6 +157,9 @@ class Metric(ABC):
     def available(self) -> bool:
         return self.unavailable_reason() is None
 
+    def new_video(self) -> None:  # noqa: B027 - a hook: per-frame metrics keep no state between videos
+        """Called before a video's first frames: metrics over time start afresh."""
+
     @abstractmethod
     def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
         """One value per frame; None where the metric is undefined for that frame."""
@@ -242,6 +247,77 @@ class AED(Metric):
         return float(np.square(difference).sum() if self.squared else np.abs(difference).mean())
 
 
+class SecondDifference:
+    """|x_t − 2·x_{t−1} + x_{t−2}| frame by frame over a stream of batches (the last two values carry over)."""
+
+    def __init__(self) -> None:
+        self.previous: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.previous = None
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """Second differences (N', ...) ending at each of the batch's frames that has two predecessors."""
+        history = values if self.previous is None else np.concatenate([self.previous, values])
+        self.previous = history[-2:]
+        return history[2:] - 2 * history[1:-1] + history[:-2]
+
+
+class Jitter(Metric):
+    """Mean magnitude of the second temporal difference: what shakes from frame to frame, where steady motion
+    (constant velocity) scores 0. Undefined for a video's first two frames."""
+
+    def __init__(self, name: str, title: str, description: str) -> None:
+        super().__init__(name, title, description)
+        self.second_difference = SecondDifference()
+
+    def new_video(self) -> None:
+        self.second_difference.reset()
+
+    def frame_values(self, generated: FrameBatch, ground_truth: FrameBatch) -> list[float | None]:
+        values = self.signal(generated)
+        if values is None:
+            return [None] * len(generated)
+        magnitudes = [self.magnitude(difference) for difference in self.second_difference(values)]
+        return [None] * (len(generated) - len(magnitudes)) + magnitudes
+
+    @abstractmethod
+    def signal(self, generated: FrameBatch) -> np.ndarray | None:
+        """The per-frame values whose jitter is measured, or None when they are not known."""
+
+    @abstractmethod
+    def magnitude(self, difference: np.ndarray) -> float:
+        """The size of one frame's second difference."""
+
+
+class MotionJitter(Jitter):
+    """Jitter of the driving pose a model rendered: its keypoints ([-1, 1] image coordinates: × size/2 for
+    pixels) or motion code (LIA: α); mean over keypoints of the Euclidean norm. Needs a model (not --pred)."""
+
+    def __init__(self) -> None:
+        super().__init__("jitter-motion", "jitter (motion)",
+                         "mean |2nd temporal difference| of the model's driving keypoints or motion code")
+
+    def signal(self, generated: FrameBatch) -> np.ndarray | None:
+        return None if generated.pose is None else generated.pose.astype(np.float64)
+
+    def magnitude(self, difference: np.ndarray) -> float:
+        return float(np.linalg.norm(difference, axis=-1).mean())
+
+
+class FrameJitter(Jitter):
+    """Jitter of the output frames: mean |2nd temporal difference| over pixels and channels, in [0, 1] units."""
+
+    def __init__(self) -> None:
+        super().__init__("jitter-frames", "jitter (frames)", "mean |2nd temporal difference| of the output pixels")
+
+    def signal(self, generated: FrameBatch) -> np.ndarray:
+        return generated.frames.astype(np.float32)
+
+    def magnitude(self, difference: np.ndarray) -> float:
+        return float(np.abs(difference).mean(dtype=np.float64))
+
+
 #: Metrics the papers report whose backbones (AlexNet/Inception weights) are not installable offline.
 #: They are listed with the reason instead of being approximated.
 UNAVAILABLE_METRICS = {
@@ -250,6 +326,8 @@ UNAVAILABLE_METRICS = {
 }
 
 DEFAULT_METRICS = ("l1", "akd", "aed", "mkr")
+#: Names that select several metrics at once.
+METRIC_GROUPS = {"jitter": ("jitter-motion", "jitter-frames")}
 
 
 def builtin_metrics() -> dict[str, Metric]:
@@ -257,7 +335,8 @@ def builtin_metrics() -> dict[str, Metric]:
     detector = FaceDetector()
     landmarks = FaceLandmarks(detector)
     identity = FaceIdentity(detector)
-    metrics: list[Metric] = [L1(), AKD(landmarks), AED(identity), AED(identity, squared=True), MKR(landmarks)]
+    metrics: list[Metric] = [L1(), AKD(landmarks), AED(identity), AED(identity, squared=True), MKR(landmarks),
+                             MotionJitter(), FrameJitter()]
     return {metric.name: metric for metric in metrics}
 
 
@@ -269,8 +348,12 @@ def select_metrics(names: list[str] | None = None) -> tuple[list[Metric], dict[s
     """
     registry = builtin_metrics()
     if names is not None and not names:
-        raise AnimcliError(f"--metrics names no metric (known: {', '.join([*registry, *UNAVAILABLE_METRICS])})")
-    requested = [*DEFAULT_METRICS, *UNAVAILABLE_METRICS] if names is None else list(dict.fromkeys(names))
+        known = ", ".join([*registry, *METRIC_GROUPS, *UNAVAILABLE_METRICS])
+        raise AnimcliError(f"--metrics names no metric (known: {known})")
+    if names is None:
+        requested = [*DEFAULT_METRICS, *UNAVAILABLE_METRICS]
+    else:
+        requested = list(dict.fromkeys(part for name in names for part in METRIC_GROUPS.get(name, (name,))))
     selected: list[Metric] = []
     unavailable: dict[str, str] = {}
     for name in requested:
@@ -279,7 +362,7 @@ def select_metrics(names: list[str] | None = None) -> tuple[list[Metric], dict[s
         elif name in registry:
             reason = registry[name].unavailable_reason()
         else:
-            known = ", ".join([*registry, *UNAVAILABLE_METRICS])
+            known = ", ".join([*registry, *METRIC_GROUPS, *UNAVAILABLE_METRICS])
             raise AnimcliError(f"unknown metric {name!r} (known: {known})")
         if reason is None:
             selected.append(registry[name])

@@ -17,23 +17,25 @@ from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import open_frames
 from animcli.media import DEFAULT_FRAME_DIR_FPS, FrameDirWriter
 from animcli.models.base import AnimationModel
+from animcli.smoothing import Smoothing
 
 
 def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,
                        batch_size: int | None = None, fp16: bool | None = None,
-                       frames_dir: Path | None = None) -> Iterator[VideoRecord]:
+                       frames_dir: Path | None = None, smoothing: Smoothing | None = None) -> Iterator[VideoRecord]:
     """Reconstruct and score each video, yielding its record when done.
 
     Originals are compared at the model's resolution (resized like the model's input). With ``frames_dir``
     every reconstruction is also written losslessly as ``frames_dir/<name>/000000.png…`` (the protocol
-    compares lossless frames: re-encoded mp4 changes the numbers).
+    compares lossless frames: re-encoded mp4 changes the numbers). ``smoothing`` smooths each video's motion
+    (not the papers' protocol; shows what ``animate --smooth`` does to the scores).
     """
-    animator = Animator(model, batch_size=batch_size, fp16=fp16)
+    animator = Animator(model, batch_size=batch_size, fp16=fp16, smoothing=smoothing)
     for name, path in videos.items():
         record = VideoRecord(name)
         with open_frames(path) as frames, _frame_writer(frames_dir, name) as writer:
             for batch in animator.reconstruct(frames):
-                record.add(metrics, batch.prediction, batch.driving / 255.0)
+                record.add(metrics, batch.prediction, batch.driving / 255.0, batch.pose_driving)
                 if writer is not None:
                     writer.write_many(batch.prediction_uint8)
         yield record

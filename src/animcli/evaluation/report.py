@@ -25,12 +25,17 @@ class VideoRecord:
     frames: int = 0
     scores: dict[str, RunningMean] = field(default_factory=dict)
 
-    def add(self, metrics: list[Metric], generated: np.ndarray, original: np.ndarray) -> None:
-        """Score a batch of (B, H, W, 3) float frames in [0, 1] against their originals."""
+    def add(self, metrics: list[Metric], generated: np.ndarray, original: np.ndarray,
+            pose: np.ndarray | None = None) -> None:
+        """Score a batch of (B, H, W, 3) float frames in [0, 1] against their originals (the video's batches in
+        order); ``pose``: the driving pose a model rendered them from."""
         if generated.shape != original.shape:
             shapes = f"generated {generated.shape[1:3]}, original {original.shape[1:3]}"
             raise AnimcliError(f"{self.name}: frame sizes differ ({shapes})")
-        generated_batch, original_batch = FrameBatch(generated), FrameBatch(original)
+        if self.frames == 0:
+            for metric in metrics:
+                metric.new_video()
+        generated_batch, original_batch = FrameBatch(generated, pose), FrameBatch(original)
         for metric in metrics:
             self.scores.setdefault(metric.name, RunningMean()).add(
                 metric.frame_values(generated_batch, original_batch))

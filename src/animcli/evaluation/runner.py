@@ -14,6 +14,7 @@ from animcli.evaluation.reconstruct import reconstruct_videos
 from animcli.evaluation.report import Report, VideoRecord
 from animcli.evaluation.videos import list_videos
 from animcli.loading import load_model
+from animcli.smoothing import Smoothing
 
 #: frames per batch when scoring existing videos (no model to fit in memory).
 COMPARISON_BATCH_SIZE = 8
@@ -22,13 +23,14 @@ COMPARISON_BATCH_SIZE = 8
 def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path | None = None,
         config: str | None = None, pred: Path | None = None, gt: Path | None = None, limit: int | None = None,
         out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", fp16: bool | None = None,
-        batch_size: int | None = None, resize_gt: bool = False,
+        batch_size: int | None = None, resize_gt: bool = False, smoothing: Smoothing | None = None,
         on_progress: Callable[[int, int | None], None] | None = None) -> Report:
     """Evaluate a model (``data`` + ``model`` or ``checkpoint``) or existing videos (``pred`` + ``gt``).
 
     ``out`` also receives the reconstructions (PNG frame folders) and ``distribution.png``;
     ``on_progress(done, total)`` is called after every video. ``resize_gt`` scores ``gt`` frames resized to the
-    predictions' size instead of refusing a size mismatch.
+    predictions' size instead of refusing a size mismatch. ``smoothing`` smooths each video's motion as
+    ``animate --smooth`` does (not the papers' protocol: it shows what smoothing does to the scores).
     """
     comparing = pred is not None or gt is not None
     if comparing and (pred is None or gt is None):
@@ -37,6 +39,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         raise AnimcliError("--pred/--gt score existing videos: drop --model/--checkpoint/--config/--data")
     if not comparing and (data is None or (model is None) == (checkpoint is None)):
         raise AnimcliError("give --data and one of --model/--checkpoint (or --pred DIR --gt DIR)")
+    if comparing and smoothing is not None:
+        raise AnimcliError("--smooth applies to a model's reconstructions, not to --pred videos")
     selected, unavailable = select_metrics(metrics)
     if comparing:
         pairs = matched_videos(pred, gt, limit)
@@ -48,9 +52,9 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         animation_model = load_model(checkpoint, config, model=model, device=device)
         context = {"mode": "reconstruction", "model": model, "checkpoint": checkpoint and str(checkpoint),
                    "config": config, "family": animation_model.family, "size": animation_model.size,
-                   "data": str(data)}
+                   "data": str(data), "smooth_strength": smoothing and smoothing.strength}
         records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
-                                     frames_dir=out and out / "reconstruction")
+                                     frames_dir=out and out / "reconstruction", smoothing=smoothing)
         pairs = videos
     report = Report(selected, unavailable, _collect(records, len(pairs), on_progress), context)
     if out is not None:

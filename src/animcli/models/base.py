@@ -65,6 +65,9 @@ class AnimationModel(nn.Module, ABC):
     normalizations: ClassVar[tuple[Normalization, ...]] = ("frame",)
     #: whether the source's motion can be edited along named directions (``TransferOptions.edits``).
     supports_edits: ClassVar[bool] = False
+    #: driving-motion entries that vary continuously with the pose and may be filtered over time (``--smooth``);
+    #: None: every entry ``encode_driving`` returns.
+    smoothable_motion: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -144,6 +147,15 @@ class AnimationModel(nn.Module, ABC):
     def keypoints(self, motion: Motion) -> Tensor | None:
         """Keypoints (B, K, 2) in [-1, 1] (x, y) for drawing, or None for keypoint-free families."""
         return None
+
+    def pose_vectors(self, motion: Motion) -> Tensor:
+        """(B, P, D): the points (or code vectors) whose movement over time is the driving pose; jitter is
+        measured on them. Default: the keypoints, else the smoothable entries as one vector per frame."""
+        keypoints = self.keypoints(motion)
+        if keypoints is not None:
+            return keypoints
+        keys = [key for key in motion if self.smoothable_motion is None or key in self.smoothable_motion]
+        return torch.cat([motion[key].flatten(1) for key in keys], dim=1)[:, None]
 
     def source_motion(self, source_state: Any) -> Motion:
         """The source image's own motion representation (used to pick the best-aligned driving frame)."""

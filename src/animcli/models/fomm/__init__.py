@@ -33,6 +33,7 @@ def _normalization(config: dict[str, Any]) -> dict[str, Any]:
 class FommModel(KeypointModel):
     family = "fomm"
     kp_key = "value"
+    smoothable_motion = ("value", "jacobian")
     generator_marker = "dense_motion_network.mask.weight"
     generator_depth_key = "num_down_blocks"
     kp_detector_class = KPDetector

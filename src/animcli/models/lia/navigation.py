@@ -28,6 +28,7 @@ class LatentNavigationModel(AnimationModel):
     supports_adapt_scale = False
     #: "clip": the official demos stretch the whole clip by its global min/max (pipeline.stretch_clip_uint8).
     normalizations: tuple[Normalization, ...] = ("frame", "clip")
+    smoothable_motion = ("alpha",)
     gen: nn.Module
     arch: Any  # the family's architecture facts (``size``)
 

@@ -51,6 +51,7 @@ def _normalization(config: dict[str, Any]) -> dict[str, Any]:
 class MonkeyNetModel(KeypointModel):
     family = "monkeynet"
     kp_key = "mean"
+    smoothable_motion = ("mean", "var")
     generator_marker = "refinement_module.conv-last.weight"
     generator_depth_key = "num_blocks"
     kp_detector_class = KPDetector

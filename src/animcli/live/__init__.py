@@ -1,0 +1,13 @@
+"""Real-time animation from a camera (``animcli live``): newest-frame capture, a causal pipeline, and outputs
+to a virtual camera, a window, a file or stdout.
+
+* :mod:`~animcli.live.sources` — cameras, streams and files standing in for them, read by their own thread;
+* :mod:`~animcli.live.sinks` — virtual camera, preview window, recordings;
+* :mod:`~animcli.live.session` — the loop: newest frame → model → output, statistics.
+"""
+
+from animcli.live.session import LiveOptions, LiveSession, LiveStats
+from animcli.live.sinks import Sink, open_sink
+from animcli.live.sources import FrameSource, open_camera
+
+__all__ = ["FrameSource", "LiveOptions", "LiveSession", "LiveStats", "Sink", "open_camera", "open_sink"]
