@@ -45,11 +45,13 @@ SizeOption = Annotated[int | None, typer.Option(
                           "accept other multiples).")]
 PasteBackOption = Annotated[bool, typer.Option(
     "--paste-back", help="Blend the animated face back into the full-resolution source image.")]
-SmoothOption = Annotated[bool, typer.Option("--smooth", help="Smooth the driving motion over time (removes "
-                                                             "detection jitter; zero lag: looks ahead).")]
+SmoothOption = Annotated[bool, typer.Option(
+    "--smooth", help="Smooth the driving motion over time to remove detection jitter (video files: a zero-lag "
+                     "look-ahead fit; live input: a causal One-Euro filter).")]
 SmoothStrengthOption = Annotated[float | None, typer.Option(
     "--smooth-strength", help="Smoothing strength in frames (default 4; implies --smooth): the look-ahead "
-                              "window's half-width. Larger removes more jitter but rounds off quick motion.")]
+                              "window's half-width, or live the filter's time constant. Larger removes more "
+                              "jitter but rounds off quick motion.")]
 
 
 def smoothing_options(smooth: bool, strength: float | None, causal: bool = False) -> Smoothing | None:
