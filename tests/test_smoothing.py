@@ -147,3 +147,34 @@ def test_smooth_with_best_frame_and_paste_back(shaken_clip, shared_dir: Path, tm
         first_frame = next(iter(frames))
     assert best_frames[0].shape == first_frame.shape == cv2.imread(str(face)).shape  # pasted into the photo
     np.testing.assert_allclose(best_frames[best.best_frame], first_frame, atol=1)
+
+
+FAMILY_FIXTURES = {
+    "fomm": ("checkpoint.pth.tar", "config.yaml"),
+    "lia": ("checkpoint.pt", "config.json"),
+    "monkeynet": ("checkpoint.pth.tar", "config.yaml"),
+    "liax": ("checkpoint.pt", "config.json"),
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILY_FIXTURES))
+def test_every_family_exposes_smoothable_motion(reference_dir: Path, family: str) -> None:
+    """Each family's smoothable entries are real entries of its driving motion, and smoothing reaches the
+    result through the interface alone."""
+    from animcli.animate import Animator
+    from animcli.loading import load_model
+    from animcli.models.families import FAMILIES
+
+    checkpoint, config = FAMILY_FIXTURES[family]
+    fixtures = reference_dir / family / "fixtures"
+    model = load_model(fixtures / checkpoint, str(fixtures / config), device="cpu")
+    assert model.family == family and set(FAMILY_FIXTURES) >= set(FAMILIES)
+    rng = np.random.default_rng(0)
+    base = (rng.random((model.size, model.size, 3)) * 255).astype(np.uint8)
+    frames = shake(np.repeat(base[None], 6, axis=0), seed=1, max_px=3)
+    motion = model.encode_driving(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+    assert model.smoothable_motion and set(model.smoothable_motion) <= set(motion)
+    assert model.pose_vectors(motion).shape[0] == 6
+    raw, smoothed = (np.concatenate([batch.prediction for batch in animator.animate(base, list(frames))])
+                     for animator in (Animator(model), Animator(model, smoothing=Smoothing(2))))
+    assert raw.shape == smoothed.shape and np.abs(raw - smoothed).max() > 1e-4
