@@ -186,10 +186,11 @@ def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyT
 
 def _nothing_to_resume(run: RunDir) -> str:
     """Why --resume found no checkpoint: most often the run belongs to another family than --model names."""
-    for family in FAMILIES:
-        other = RunDir(run.path, trainer_class(family))
-        if other.checkpoint.is_file():
-            return f"{run.path} holds a {family} training run; resume it with --model {family}"
+    for family in FAMILIES.values():
+        if family.trainer_module is None:
+            continue
+        if RunDir(run.path, family.trainer_class()).checkpoint.is_file():
+            return f"{run.path} holds a {family.name} training run; resume it with --model {family.name}"
     return f"nothing to resume: {run.checkpoint} does not exist"
 
 
