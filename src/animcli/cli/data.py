@@ -22,7 +22,8 @@ def synth(
     test_fraction: float = typer.Option(0.1, "--test-fraction", min=0.0, max=0.9,
                                         help="Share of the videos that form the test split."),
 ) -> None:
-    """Write moving, rotating, deforming textured shapes as PNG-strip videos (the Monkey-Net format)."""
+    """Write a two-colour shape that moves, turns and deforms over a dark background, one per video, as PNG
+    strips (the Monkey-Net format)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise fail(f"{out} exists and is not empty; choose a new directory")
     with user_errors():
