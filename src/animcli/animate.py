@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from animcli.devices import inference_precision, use_fp16
+from animcli.errors import AnimcliError
 from animcli.media import resize_square
 from animcli.models.base import AnimationModel, Motion, TransferOptions, motion_cat, motion_slice
 from animcli.smoothing import Smoothing, smooth_batches
@@ -178,6 +179,10 @@ class Animator:
         options = options or self.options
         with self._precision():
             transferred = self.model.transfer(source_state, motion, initial, options)
+        return self._rendered(source_state, frames, motion, transferred)
+
+    def _rendered(self, source_state: Any, frames: np.ndarray, motion: Motion, transferred: Motion) -> AnimatedBatch:
+        with self._precision():
             prediction = self.model.generate(source_state, transferred)
         return AnimatedBatch(
             driving=frames,
@@ -191,6 +196,35 @@ class Animator:
         """Distance of one frame's pose from the source's (``find_best_frame``'s criterion)."""
         with self._precision():
             return float(self.model.pose_distance(source_motion, motion)[0])
+
+    def predict(self, source_image: np.ndarray, num_frames: int | None = None,
+                observed_frames: Iterable[np.ndarray] | None = None) -> Iterator[AnimatedBatch]:
+        """Image-to-video: ``num_frames`` frames (default: the length the predictor was trained for) of the
+        source moved by the model's predicted motion, which continues the source's own motion, or with
+        ``observed_frames`` that of a clip's first frames (as many as the predictor observes)."""
+        settings = self.model.prediction_settings()
+        source_state = self.encode_source(source_image)
+        if observed_frames is None:
+            observed = self.model.source_motion(source_state)
+        else:
+            observed = self._observed_motion(observed_frames, settings.init_frames)
+        with self._precision():
+            motion = self.model.predict_motion(observed, num_frames or settings.num_frames)
+        # The predicted frames are all driven from the source: it stands in for the driving frames.
+        shown = resize_square(source_image, self.size)
+        total = len(next(iter(motion.values())))
+        for start in range(0, total, self.batch_size):
+            part = motion_slice(motion, slice(start, start + self.batch_size))
+            count = min(self.batch_size, total - start)
+            yield self._rendered(source_state, np.repeat(shown[None], count, axis=0), part, part)
+
+    def _observed_motion(self, frames: Iterable[np.ndarray], count: int) -> Motion:
+        motions = [motion for _, motion in self._motions(itertools.islice(frames, count))]
+        found = sum(len(next(iter(motion.values()))) for motion in motions)
+        if found < count:
+            raise AnimcliError(f"the predictor continues the motion of {count} observed frames, "
+                               f"but the clip has {found}")
+        return motion_cat(motions)
 
     def _render(self, source_state: Any, motions: Iterator[tuple[np.ndarray, Motion]], initial: Motion | None,
                 options: TransferOptions) -> Iterator[AnimatedBatch]:

@@ -6,6 +6,10 @@ own pose; absolute: impose the driving frame's pose as it is.
 Output normalisations — frame: each generated frame is clamped to the valid range on its own (frames
 stream); clip: the whole clip is stretched by its global min/max, as the official LIA demo does (the clip
 is held in memory). Each family says which it supports (``AnimationModel.normalizations``).
+
+Training tasks — animation: the networks that animate; prediction: Monkey-Net's image-to-video keypoint
+predictor for a trained model. Evaluation tasks — reconstruction: each test video rebuilt from its first frame
+and every frame's motion; prediction: each generated from its first frame alone by the predicted motion.
 """
 
 from __future__ import annotations
@@ -17,3 +21,6 @@ TRANSFER_MODES: tuple[str, ...] = get_args(TransferMode)
 
 Normalization = Literal["frame", "clip"]
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
+
+TrainingTask = Literal["animation", "prediction"]
+EvaluationTask = Literal["reconstruction", "prediction"]

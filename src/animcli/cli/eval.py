@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from animcli.choices import EvaluationTask
 from animcli.cli.app import app, user_errors
 from animcli.cli.options import (
     CheckpointOption,
@@ -39,6 +41,10 @@ def evaluate(
     resize_gt: bool = typer.Option(False, "--resize-gt", help="Resize the --gt frames to the predictions' size "
                                                               "(a model's output at its own resolution) instead "
                                                               "of refusing a size mismatch."),
+    task: Annotated[EvaluationTask, typer.Option(
+        "--task", help="reconstruction: rebuild each video from its first frame and every frame's motion; "
+                       "prediction: generate each video from its first frame alone with the model's motion "
+                       "predictor (Monkey-Net image-to-video).")] = "reconstruction",
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N videos (name order)."),
     out: Path = typer.Option(None, "--out",
                              help="Also write the reconstructions (lossless PNG frame folders) and "
@@ -56,7 +62,8 @@ def evaluate(
     """Score a model with the papers' reconstruction protocol (L1, AKD, AED, MKR).
 
     Every test video is rebuilt from its first frame and the raw motion of each frame, then compared with
-    the original. --pred DIR --gt DIR scores videos made by any other tool with the same metrics.
+    the original (--task prediction: generated from its first frame alone by the model's motion predictor).
+    --pred DIR --gt DIR scores videos made by any other tool with the same metrics.
     """
     with user_errors():
         from rich.console import Console
@@ -64,7 +71,7 @@ def evaluate(
         from animcli.evaluation import run
 
         with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
-            report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt,
+            report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt, task=task,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
                          device=device, fp16=fp16, batch_size=batch_size, resize_gt=resize_gt,
                          smoothing=smoothing_options(smooth, smooth_strength), on_progress=on_progress)

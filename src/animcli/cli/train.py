@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from animcli.choices import TrainingTask
 from animcli.cli.app import app, user_errors
 from animcli.cli.options import DeviceOption, QuietOption
 
@@ -31,6 +33,9 @@ def train(
     data: Path = typer.Option(..., "--data", help="Dataset root: ROOT/train and ROOT/test holding videos "
                                                   "(mp4/gif/mov, frame folders or png strips)."),
     out: Path = typer.Option(..., "--out", help="Run directory: config, last checkpoint, log.jsonl, samples/."),
+    task: Annotated[TrainingTask, typer.Option(
+        "--task", help="animation: the networks that animate; prediction: Monkey-Net's image-to-video keypoint "
+                       "predictor for the trained model given as --model.")] = "animation",
     config: str = typer.Option(None, "--config", help="Training config: a yaml/json path or a shipped name "
                                                       "(e.g. fomm-shapes-64). Not needed with --resume, nor "
                                                       "when fine-tuning a model that has one."),
@@ -60,7 +65,7 @@ def train(
         from animcli.train import train as run_training
 
         options = TrainOptions(
-            model=model, data=data, out=out, config=config, resume=resume, max_steps=max_steps,
+            model=model, data=data, out=out, task=task, config=config, resume=resume, max_steps=max_steps,
             max_minutes=max_minutes, batch_size=batch_size, device=device, seed=seed,
             checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every,
             num_workers=num_workers, perceptual=perceptual.value, vgg_weights=vgg_weights,

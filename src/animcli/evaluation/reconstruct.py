@@ -33,7 +33,7 @@ def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: 
     animator = Animator(model, batch_size=batch_size, fp16=fp16, smoothing=smoothing)
     for name, path in videos.items():
         record = VideoRecord(name)
-        with open_frames(path) as frames, _frame_writer(frames_dir, name) as writer:
+        with open_frames(path) as frames, frame_writer(frames_dir, name) as writer:
             for batch in animator.reconstruct(frames):
                 record.add(metrics, batch.prediction, batch.driving / 255.0, batch.pose_driving)
                 if writer is not None:
@@ -42,7 +42,8 @@ def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: 
 
 
 @contextlib.contextmanager
-def _frame_writer(frames_dir: Path | None, name: str) -> Iterator[FrameDirWriter | None]:
+def frame_writer(frames_dir: Path | None, name: str) -> Iterator[FrameDirWriter | None]:
+    """Lossless PNG frames of one video under ``frames_dir/name``, or nothing without ``frames_dir``."""
     if frames_dir is None:
         yield None
         return

@@ -1,5 +1,5 @@
-"""`animcli eval` as one library call: the papers' reconstruction protocol for a model, or scoring another
-tool's videos (``pred`` against ``gt``), into a :class:`~animcli.evaluation.report.Report`."""
+"""`animcli eval` as one library call: the papers' reconstruction (or image-to-video) protocol for a model, or
+scoring another tool's videos (``pred`` against ``gt``), into a :class:`~animcli.evaluation.report.Report`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from animcli.choices import EvaluationTask
 from animcli.errors import AnimcliError
 from animcli.evaluation.compare import compare_videos, matched_videos
 from animcli.evaluation.metrics import select_metrics
+from animcli.evaluation.prediction import predict_videos
 from animcli.evaluation.reconstruct import reconstruct_videos
 from animcli.evaluation.report import Report, VideoRecord
 from animcli.evaluation.videos import list_videos
@@ -21,13 +23,16 @@ COMPARISON_BATCH_SIZE = 8
 
 
 def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path | None = None,
-        config: str | None = None, pred: Path | None = None, gt: Path | None = None, limit: int | None = None,
+        config: str | None = None, pred: Path | None = None, gt: Path | None = None,
+        task: EvaluationTask = "reconstruction", limit: int | None = None,
         out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", fp16: bool | None = None,
         batch_size: int | None = None, resize_gt: bool = False, smoothing: Smoothing | None = None,
         on_progress: Callable[[int, int | None], None] | None = None) -> Report:
     """Evaluate a model (``data`` + ``model`` or ``checkpoint``) or existing videos (``pred`` + ``gt``).
 
-    ``out`` also receives the reconstructions (PNG frame folders) and ``distribution.png``;
+    ``task`` "prediction" generates every video from its first frame alone (image-to-video, models with a
+    motion predictor). ``out`` also receives the generated videos (PNG frame folders under ``out/<task>``) and
+    ``distribution.png``;
     ``on_progress(done, total)`` is called after every video. ``resize_gt`` scores ``gt`` frames resized to the
     predictions' size instead of refusing a size mismatch. ``smoothing`` smooths each video's motion as
     ``animate --smooth`` does (not the papers' protocol: it shows what smoothing does to the scores).
@@ -35,12 +40,14 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
     comparing = pred is not None or gt is not None
     if comparing and (pred is None or gt is None):
         raise AnimcliError("--pred and --gt go together")
-    if comparing and (model or checkpoint or config or data):
-        raise AnimcliError("--pred/--gt score existing videos: drop --model/--checkpoint/--config/--data")
+    if comparing and (model or checkpoint or config or data or task != "reconstruction"):
+        raise AnimcliError("--pred/--gt score existing videos: drop --model/--checkpoint/--config/--data/--task")
     if not comparing and (data is None or (model is None) == (checkpoint is None)):
         raise AnimcliError("give --data and one of --model/--checkpoint (or --pred DIR --gt DIR)")
     if comparing and smoothing is not None:
         raise AnimcliError("--smooth applies to a model's reconstructions, not to --pred videos")
+    if task == "prediction" and smoothing is not None:
+        raise AnimcliError("--smooth applies to reconstructions, not to --task prediction")
     selected, unavailable = select_metrics(metrics)
     if comparing:
         pairs = matched_videos(pred, gt, limit)
@@ -50,11 +57,15 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
     else:
         videos = dict(list(list_videos(data).items())[:limit])
         animation_model = load_model(checkpoint, config, model=model, device=device)
-        context = {"mode": "reconstruction", "model": model, "checkpoint": checkpoint and str(checkpoint),
+        context = {"mode": task, "model": model, "checkpoint": checkpoint and str(checkpoint),
                    "config": config, "family": animation_model.family, "size": animation_model.size,
                    "data": str(data), "smooth_strength": smoothing and smoothing.strength}
-        records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
-                                     frames_dir=out and out / "reconstruction", smoothing=smoothing)
+        if task == "prediction":
+            records = predict_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
+                                     frames_dir=out and out / task)
+        else:
+            records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
+                                         frames_dir=out and out / task, smoothing=smoothing)
         pairs = videos
     report = Report(selected, unavailable, _collect(records, len(pairs), on_progress), context)
     if out is not None:

@@ -44,6 +44,14 @@ class TransferOptions:
     edits: tuple[tuple[int, float], ...] = ()
 
 
+@dataclass(frozen=True)
+class PredictionSettings:
+    """What a model's motion predictor (image-to-video) was trained for."""
+
+    init_frames: int  # observed frames the predicted motion continues
+    num_frames: int  # the sequence length it learnt to predict (the default output length)
+
+
 def motion_slice(motion: Motion, index: slice | int) -> Motion:
     if isinstance(index, int):
         index = slice(index, index + 1)
@@ -177,6 +185,15 @@ class AnimationModel(nn.Module, ABC):
     def _no_edits(self) -> ModelError:
         return ModelError(f"{self.family} models have no editable motion directions (--edit needs a model with a "
                           "motion dictionary of named directions, such as liax)")
+
+    def prediction_settings(self) -> PredictionSettings:
+        """The motion predictor's settings; raises ``ModelError`` when the model has no predictor."""
+        raise ModelError(f"{self.family} models cannot generate a video from a still image")
+
+    def predict_motion(self, observed: Motion, num_frames: int) -> Motion:
+        """Image-to-video: the motion of ``num_frames`` frames continuing the motion of the T observed frames
+        (batch axis = frames), the observed frames first and unchanged."""
+        raise ModelError(f"{self.family} models cannot generate a video from a still image")
 
     def reconstruction_options(self) -> TransferOptions:
         """Transfer used by the papers' reconstruction protocol (raw driving motion)."""

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import torch
 import yaml
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.configs import resolve_config
-from animcli.data import EpochSampler, TrainingPairs
+from animcli.data import EpochSampler
 from animcli.devices import resolve_device
 from animcli.errors import AnimcliError
 from animcli.files import atomic_path
@@ -50,6 +50,8 @@ class TrainOptions:
     model: str
     data: Path
     out: Path
+    #: "animation" (the networks that animate) or a family's other task, e.g. "prediction" (Monkey-Net)
+    task: str = "animation"
     config: str | None = None
     resume: bool = False
     max_steps: int | None = None
@@ -157,12 +159,17 @@ class StopRequest:
 # ------------------------------------------------------------------------------------------------- setup
 
 
-def starting_point(options: TrainOptions) -> tuple[str, ResolvedCheckpoint | None]:
-    """The family to train, and the checkpoint to start from when ``--model`` names one (fine-tuning)."""
+def starting_point(options: TrainOptions) -> tuple[type[FamilyTrainer], ResolvedCheckpoint | None]:
+    """The trainer for the family and task, and the checkpoint to start from when ``--model`` names one
+    (fine-tuning, or the trained model a task builds on)."""
     if options.model in FAMILIES:
-        return options.model, None
+        trainer_cls = trainer_class(options.model).for_task(options.task)
+        if trainer_cls.starts_from_trained_model:
+            raise TrainError(f"--task {options.task} starts from a trained model: pass its checkpoint, "
+                             "registry name or hf:// address as --model")
+        return trainer_cls, None
     start = read_checkpoint(config=options.config, model=options.model)
-    return start.family, None if options.resume else start
+    return trainer_class(start.family).for_task(options.task), None if options.resume else start
 
 
 def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyTrainer],
@@ -179,6 +186,7 @@ def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyT
     if options.config is None and start is None:
         raise TrainError("--config is required for a new training run")
     config = start.config if start is not None and options.config is None else resolve_config(options.config)
+    config = trainer_cls.training_config(config)
     if options.batch_size is not None:
         config = trainer_cls.with_batch_size(config, options.batch_size)
     return config
@@ -194,7 +202,7 @@ def _nothing_to_resume(run: RunDir) -> str:
     return f"nothing to resume: {run.checkpoint} does not exist"
 
 
-def make_loader(dataset: TrainingPairs, sampler: EpochSampler, options: TrainOptions,
+def make_loader(dataset: Dataset, sampler: EpochSampler, options: TrainOptions,
                 device: torch.device) -> DataLoader:
     return DataLoader(
         dataset, batch_size=sampler.batch_size, sampler=sampler, num_workers=options.num_workers,
@@ -223,8 +231,7 @@ class TrainingRun:
         device = self.world.device(resolve_device(options.device))
         self.world.init(device)
         self.device = device
-        family, start = starting_point(options)
-        trainer_cls = trainer_class(family)
+        trainer_cls, start = starting_point(options)
         self.run = RunDir(options.out, trainer_cls)
         config = prepare_config(options, self.run, trainer_cls, start)
         torch.manual_seed(options.seed + self.world.rank)
@@ -233,11 +240,17 @@ class TrainingRun:
                                sync_batch_norm=self.world.sync_batch_norm, perceptual=options.perceptual,
                                vgg_weights=options.vgg_weights)
         self.family = trainer_cls(config, context)
+        self.position = Position()
+        # Networks first: a task's training data may come from them (the predictor's keypoints).
+        if options.resume:
+            self.restore(load_checkpoint_file(self.run.checkpoint, map_location=device))
+        elif start is not None:
+            self.family.initialize(start.state)
         settings = trainer_cls.data_settings(config)
         self.num_epochs = settings.num_epochs
-        dataset = TrainingPairs(options.data, settings.frame_shape, settings.augmentation, settings.pair_sampling,
-                                settings.id_sampling, settings.num_repeats)
-        self.sampler = EpochSampler(len(dataset), per_process_batch(settings.batch_size, self.world), options.seed,
+        dataset = self.family.training_data(options.data, settings)
+        batch_size = self.family.batch_size_for(len(dataset), settings.batch_size)
+        self.sampler = EpochSampler(len(dataset), per_process_batch(batch_size, self.world), options.seed,
                                     self.world.rank, self.world.world_size)
         self.loader = make_loader(dataset, self.sampler, options, device)
         # Only now that config, networks and data have all been checked does the run directory get written.
@@ -245,11 +258,6 @@ class TrainingRun:
             self.run.path.mkdir(parents=True, exist_ok=True)
             if not options.resume:
                 self.run.write_config(config)
-        self.position = Position()
-        if options.resume:
-            self.restore(load_checkpoint_file(self.run.checkpoint, map_location=device))
-        elif start is not None:
-            self.family.initialize(start.state)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save(self) -> None:
@@ -309,8 +317,8 @@ class TrainingRun:
             reason = self.stop_reason(started, stop)
             while reason is None:
                 self.sampler.set_position(self.position.epoch, self.position.batch)
-                for source, driving in self.batches():
-                    losses = self.family.train_step(source, driving)
+                for batch in self.batches():
+                    losses = self.family.train_step(**batch)
                     self.advance()
                     log.record(self.position, losses, self.family.learning_rates(), time.monotonic() - started)
                     if reporter is not None:
@@ -324,10 +332,9 @@ class TrainingRun:
         self.world.barrier()
         return TrainResult(self.run.checkpoint, self.position, reason, time.monotonic() - started, log.last)
 
-    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self) -> Iterator[dict[str, torch.Tensor]]:
         for batch in self.loader:
-            yield (batch["source"].to(self.device, non_blocking=True),
-                   batch["driving"].to(self.device, non_blocking=True))
+            yield {name: value.to(self.device, non_blocking=True) for name, value in batch.items()}
 
     def advance(self) -> None:
         self.position.step += 1

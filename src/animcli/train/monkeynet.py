@@ -13,9 +13,10 @@ import torch
 from torch import Tensor, nn
 
 from animcli.models.base import Motion
-from animcli.models.monkeynet import DEFAULT_FRAME_SIZE, MonkeyNetModel
+from animcli.models.monkeynet import MonkeyNetModel, frame_shape
 from animcli.train.fomm import detached
 from animcli.train.losses import feature_matching, l1, lsgan_discriminator, lsgan_generator
+from animcli.train.monkeynet_prediction import KeypointPredictorTrainer
 from animcli.train.trainer import (
     KeypointFamilyTrainer,
     Preview,
@@ -74,6 +75,7 @@ class DiscriminatorFullModel(nn.Module):
 class MonkeyNetTrainer(KeypointFamilyTrainer):
     family = "monkeynet"
     model_class = MonkeyNetModel
+    other_tasks = {"prediction": KeypointPredictorTrainer}
 
     def __init__(self, config: dict[str, Any], context: TrainContext) -> None:
         super().__init__(config, context)
@@ -91,11 +93,7 @@ class MonkeyNetTrainer(KeypointFamilyTrainer):
 
     @staticmethod
     def frame_shape(config: dict[str, Any]) -> tuple[int, int]:
-        """The official frame size: image_shape, else the crop size, else FramesDataset's 64×64 default."""
-        dataset = config.get("dataset_params") or {}
-        crop = ((dataset.get("augmentation_params") or {}).get("crop_param") or {}).get("size")
-        height, width = (dataset.get("image_shape") or crop or [DEFAULT_FRAME_SIZE, DEFAULT_FRAME_SIZE])[:2]
-        return int(height), int(width)
+        return frame_shape(config)
 
     def train_step(self, source: Tensor, driving: Tensor) -> dict[str, float]:
         precision = self.context.precision

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import Dataset
 
-from animcli.data import Augmentation, PairSampling
+from animcli.data import Augmentation, PairSampling, TrainingPairs
 from animcli.errors import ModelError
 from animcli.models.families import get_family
 from animcli.models.keypoints import KeypointModel
@@ -92,6 +93,12 @@ def adam_step_order(loss: Tensor, precision: Precision, optimizers: list[torch.o
 
 class FamilyTrainer(ABC):
     family: ClassVar[str]
+    #: what it trains (``train --task``): the animation networks, or e.g. Monkey-Net's motion predictor
+    task: ClassVar[str] = "animation"
+    #: the family's trainers for its other tasks, by task name
+    other_tasks: ClassVar[dict[str, type[FamilyTrainer]]] = {}
+    #: whether a run needs a trained model as ``--model`` (a family name alone cannot start it)
+    starts_from_trained_model: ClassVar[bool] = False
     config_suffix: ClassVar[str] = ".yaml"
     checkpoint_name: ClassVar[str] = "last.pth.tar"
 
@@ -109,6 +116,20 @@ class FamilyTrainer(ABC):
     # -- what the engine needs to know ------------------------------------------------------------
     #: how the two frames of a training pair are drawn (FOMM/Monkey-Net: sorted, with replacement).
     pair_sampling: ClassVar[PairSampling] = PairSampling(distinct=False)
+
+    @classmethod
+    def for_task(cls, task: str) -> type[FamilyTrainer]:
+        """The family's trainer for ``task``; a one-line error for a task the family does not have."""
+        trainers = {cls.task: cls, **cls.other_tasks}
+        if task not in trainers:
+            raise ModelError(f"{cls.family} models cannot be trained for --task {task} "
+                             f"(their tasks: {', '.join(trainers)})")
+        return trainers[task]
+
+    @classmethod
+    def training_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The config a new run writes and trains with (a task may complete it with defaults)."""
+        return config
 
     @staticmethod
     @abstractmethod
@@ -136,9 +157,19 @@ class FamilyTrainer(ABC):
         updated["train_params"]["batch_size"] = batch_size
         return updated
 
+    def training_data(self, root: Path, settings: DataSettings) -> Dataset:
+        """The training items (default: augmented (source, driving) frame pairs of ROOT/train's videos)."""
+        return TrainingPairs(root, settings.frame_shape, settings.augmentation, settings.pair_sampling,
+                             settings.id_sampling, settings.num_repeats)
+
+    def batch_size_for(self, num_items: int, batch_size: int) -> int:
+        """The global batch size to train ``num_items`` items with (default: the configured one)."""
+        return batch_size
+
     @abstractmethod
-    def train_step(self, source: Tensor, driving: Tensor) -> dict[str, float]:
-        """One optimisation step of every network on a batch; returns the loss terms."""
+    def train_step(self, **batch: Tensor) -> dict[str, float]:
+        """One optimisation step on a batch (the fields of the training items, e.g. ``source`` and
+        ``driving``); returns the loss terms."""
 
     # -- shared mechanics -------------------------------------------------------------------------
     def end_epoch(self) -> None:

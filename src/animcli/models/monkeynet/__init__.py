@@ -14,7 +14,8 @@ from torch import Tensor
 
 from animcli.choices import TransferMode
 from animcli.errors import ModelError
-from animcli.models.base import Motion, TransferOptions
+from animcli.models.base import Motion, PredictionSettings, TransferOptions
+from animcli.models.blocks import float32_region
 from animcli.models.keypoints import KeypointModel
 from animcli.models.monkeynet.dense_motion import DenseMotionModule
 from animcli.models.monkeynet.discriminator import Discriminator
@@ -22,6 +23,8 @@ from animcli.models.monkeynet.generator import MotionTransferGenerator
 from animcli.models.monkeynet.keypoint_detector import KPDetector
 from animcli.models.monkeynet.movement_embedding import MovementEmbedding
 from animcli.models.monkeynet.normalization import normalize_kp
+from animcli.models.monkeynet.prediction import KeypointPredictor, PredictionParams, build_predictor
+from animcli.models.state_dicts import load_strict
 
 DEFAULT_FRAME_SIZE = 64  # the official FramesDataset default when a config names no image shape
 
@@ -31,6 +34,14 @@ class MonkeyNetSource:
     image: Tensor  # (1, 3, 1, H, W)
     kp: Motion  # (1, K, ...)
     appearance_skips: list[Tensor]  # the generator's encoder features of the source
+
+
+def frame_shape(config: dict[str, Any]) -> tuple[int, int]:
+    """The official frame size: image_shape, else the crop size, else FramesDataset's 64×64 default."""
+    dataset = config.get("dataset_params") or {}
+    crop = ((dataset.get("augmentation_params") or {}).get("crop_param") or {}).get("size")
+    height, width = (dataset.get("image_shape") or crop or [DEFAULT_FRAME_SIZE, DEFAULT_FRAME_SIZE])[:2]
+    return int(height), int(width)
 
 
 def official_layout(motion: Motion, frames_axis: int) -> dict[str, Tensor]:
@@ -64,6 +75,8 @@ class MonkeyNetModel(KeypointModel):
         self.config_adapt_scale = bool(normalization.get("movement_mult", False))
         self.clip_mean = bool(normalization.get("clip_mean", False))
         self.adapt_variance = bool(normalization.get("adapt_variance", False))
+        #: image-to-video keypoint predictor, when the checkpoint carries one (``predictor`` entry)
+        self.predictor: KeypointPredictor | None = None
 
     @classmethod
     def claims_config(cls, config: dict[str, Any]) -> bool:
@@ -75,13 +88,16 @@ class MonkeyNetModel(KeypointModel):
         # The official normalize_kp defaults every flag to False (absolute transfer) when a config omits it.
         return "relative" if _normalization(config).get("move_location", False) else "absolute"
 
+    def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().load_checkpoint(checkpoint)
+        if "predictor" in checkpoint:
+            predictor = build_predictor(self.config, checkpoint["predictor"])
+            load_strict(predictor, checkpoint["predictor"], "predictor")
+            self.predictor = predictor.to(next(self.generator.parameters()).device)
+
     @property
     def size(self) -> int:
-        dataset = self.config.get("dataset_params") or {}
-        if "image_shape" in dataset:
-            return int(dataset["image_shape"][0])
-        crop = (dataset.get("augmentation_params") or {}).get("crop_param") or {}
-        return int(crop["size"][0]) if "size" in crop else DEFAULT_FRAME_SIZE
+        return frame_shape(self.config)[0]
 
     # -- inference ----------------------------------------------------------------------------
     def encode_source(self, source: Tensor) -> MonkeyNetSource:
@@ -107,6 +123,27 @@ class MonkeyNetModel(KeypointModel):
                             movement_mult=bool(options.adapt_scale), clip_mean=self.clip_mean,
                             adapt_variance=self.adapt_variance)
 
+    def trained_predictor(self) -> KeypointPredictor:
+        if self.predictor is None:
+            raise ModelError("this Monkey-Net checkpoint has no 'predictor' entry: train one with "
+                             "`animcli train --task prediction --model CHECKPOINT ...`")
+        return self.predictor
+
+    def prediction_settings(self) -> PredictionSettings:
+        self.trained_predictor()
+        params = PredictionParams.of(self.config)
+        return PredictionSettings(init_frames=params.init_frames, num_frames=params.num_frames)
+
+    def predict_motion(self, observed: Motion, num_frames: int) -> Motion:
+        predictor = self.trained_predictor()
+        predict_variance = PredictionParams.of(self.config).predict_variance
+        observed = official_layout(observed, frames_axis=1)
+        # Keypoints are coordinates: the recurrent prediction stays in float32 under fp16 inference.
+        with float32_region(observed["mean"]):
+            observed = {key: value.float() for key, value in observed.items()}
+            predicted = predictor.continue_sequence(observed, num_frames, predict_variance)
+        return {key: value[0] for key, value in predicted.items()}
+
     def generate(self, source_state: MonkeyNetSource, motion: Motion) -> Tensor:
         kp_driving = official_layout(motion, frames_axis=1)
         kp_source = official_layout(source_state.kp, frames_axis=1)
@@ -119,4 +156,4 @@ build_discriminator = MonkeyNetModel.build_discriminator
 
 __all__ = ["MODEL", "MonkeyNetModel", "MonkeyNetSource", "KPDetector", "MovementEmbedding",
            "DenseMotionModule", "MotionTransferGenerator", "Discriminator",
-           "build_discriminator", "normalize_kp"]
+           "build_discriminator", "normalize_kp", "frame_shape", "KeypointPredictor"]
