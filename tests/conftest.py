@@ -37,6 +37,15 @@ def shared_dir(reference_dir: Path) -> Path:
     return reference_dir.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Graphs the engine exports go to this session's own cache, never the user's (subprocesses inherit it)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ANIMCLI_CACHE_DIR", str(tmp_path_factory.mktemp("animcli-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)

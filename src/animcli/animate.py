@@ -1,8 +1,10 @@
-"""Streaming, batched animation over any :class:`AnimationModel`.
+"""Streaming, batched animation over any :class:`AnimationModel`, on any engine backend.
 
-Driving frames are pulled from an iterator, resized, animated ``batch_size`` at a time and handed back
-as they are produced, so memory does not grow with the video's length. Everything that depends only on the
-source image is computed once per run (``encode_source``).
+Driving frames are pulled from an iterator (decoded and resized in a background thread, a few frames ahead),
+animated ``batch_size`` at a time and handed back as they are produced, so memory does not grow with the
+video's length. Everything that depends only on the source image is computed once per run
+(``encode_source``). The networks run on a backend (``animcli.engine``: torch or onnxruntime); motion
+transfer runs in torch.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from animcli.devices import inference_precision, use_fp16
+from animcli.devices import use_fp16
+from animcli.engine.backend import make_backend
+from animcli.engine.batching import resolve_batch_size
+from animcli.engine.overlap import prefetched
 from animcli.errors import AnimcliError
 from animcli.media import resize_square
 from animcli.models.base import AnimationModel, Motion, TransferOptions, motion_cat, motion_slice
 from animcli.smoothing import Smoothing, smooth_batches
+
+#: decoded driving batches the background reader may hold ahead of the model.
+PREFETCH_BATCHES = 2
+#: frames of the batch that measures GPU memory per frame for ``batch_size="auto"``.
+PROBE_FRAMES = 2
 
 
 @dataclass
@@ -51,19 +61,24 @@ def batched(frames: Iterable[np.ndarray], size: int, batch_size: int) -> Iterato
         yield np.stack(batch)
 
 
+def prefetched_batches(frames: Iterable[np.ndarray], size: int, batch_size: int) -> Iterator[np.ndarray]:
+    """``batched``, decoded and resized in a background thread while the model works."""
+    return prefetched(batched(frames, size, batch_size), depth=PREFETCH_BATCHES)
+
+
 class Animator:
     """Runs a model over a source image and a stream of driving frames."""
 
     def __init__(self, model: AnimationModel, options: TransferOptions | None = None, *,
-                 batch_size: int | None = None, fp16: bool | None = None, size: int | None = None,
-                 smoothing: Smoothing | None = None) -> None:
+                 batch_size: int | str | None = None, fp16: bool | None = None, size: int | None = None,
+                 smoothing: Smoothing | None = None, backend: str = "torch", threads: int | None = None,
+                 compile: bool = False) -> None:
         """``batch_size`` None picks the faster default for the device: batches of 8 on CUDA, where they fill
-        the GPU, and single frames on CPU, where larger batches only add cache misses (measured).
-        ``smoothing`` filters the driving motion over time before it is transferred (``animate --smooth``)."""
+        the GPU, and single frames on CPU, where larger batches only add cache misses (measured); ``"auto"``
+        sizes batches from the free GPU memory. ``smoothing`` filters the driving motion over time before it is
+        transferred (``animate --smooth``). ``backend`` is ``torch``, ``onnxruntime`` or ``auto`` (onnxruntime
+        on CPU in float32, torch otherwise); ``threads`` the intra-op threads (default: the machine's cores)."""
         self.device = next(model.parameters()).device
-        self.batch_size = batch_size or (8 if self.device.type == "cuda" else 1)
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
         # NHWC convolutions are markedly faster on CPU (oneDNN) and for fp16 on tensor cores; frames arrive as
         # NHWC arrays already, so their tensors need no copy either.
         self.model = _channels_last(model.eval())
@@ -72,24 +87,43 @@ class Animator:
         self.size = model.check_size(size or model.size)
         self.fp16 = use_fp16(self.device, fp16)
         self.smoothing = smoothing
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # one input shape per run: the autotuned kernels are reused
+        self.backend = make_backend(self.model, backend, self.device, self.fp16, threads=threads, compile=compile)
+        self._staging: Tensor | None = None
+        self.batch_size = resolve_batch_size(batch_size, self.device, self._cuda_bytes_per_frame)
+
+    def _cuda_bytes_per_frame(self) -> int:
+        """Peak GPU memory of animating a probe batch, per frame (an overestimate: it includes the source)."""
+        probe = np.zeros((PROBE_FRAMES, self.size, self.size, 3), dtype=np.uint8)
+        torch.cuda.synchronize(self.device)
+        baseline = torch.cuda.memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        for _ in self._render(self.encode_source(probe[0]), iter([(probe, self.backend.encode_driving(
+                self.to_tensor(probe), self.size))]), None, self.options):
+            pass
+        return -(-(torch.cuda.max_memory_allocated(self.device) - baseline) // PROBE_FRAMES)
 
     # -- conversions ------------------------------------------------------------------------------
     def to_tensor(self, frames: np.ndarray) -> Tensor:
-        """(B, S, S, 3) uint8 → (B, 3, S, S) float32 in [0, 1] on the model's device."""
-        tensor = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device, non_blocking=True)
+        """(B, S, S, 3) uint8 → (B, 3, S, S) float32 in [0, 1] on the model's device.
+
+        On CUDA the frames go through a reused pinned host buffer, so the copy to the GPU is asynchronous.
+        """
+        host = torch.from_numpy(np.ascontiguousarray(frames))
+        if self.device.type == "cuda":
+            if self._staging is None or self._staging.shape != host.shape:
+                self._staging = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)
+            host = self._staging.copy_(host)
+        tensor = host.to(self.device, non_blocking=True)
         return tensor.permute(0, 3, 1, 2).float().div_(255)
 
-    def _precision(self) -> Any:
-        return inference_precision(self.device, self.fp16)
-
     def encode_source(self, source_image: np.ndarray) -> Any:
-        with self._precision():
-            return self.model.encode_source(self.to_tensor(resize_square(source_image, self.size)[None]))
+        return self.backend.encode_source(self.to_tensor(resize_square(source_image, self.size)[None]), self.size)
 
     def _motions(self, driving_frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, Motion]]:
-        for frames in batched(driving_frames, self.size, self.batch_size):
-            with self._precision():
-                yield frames, self.model.encode_driving(self.to_tensor(frames))
+        for frames in prefetched_batches(driving_frames, self.size, self.batch_size):
+            yield frames, self.backend.encode_driving(self.to_tensor(frames), self.size)
 
     def _driving_motions(self, driving_frames: Iterable[np.ndarray], fps: float
                          ) -> Iterator[tuple[np.ndarray, Motion]]:
@@ -106,7 +140,7 @@ class Animator:
 
     def source_keypoints(self, source_image: np.ndarray) -> np.ndarray | None:
         """The source's (K, 2) keypoints in [-1, 1] (keypoint families; None for others)."""
-        with self._precision():
+        with self.backend.precision():
             keypoints = _numpy_or_none(self.model.keypoints(self.model.source_motion(self.encode_source(source_image))))
         return None if keypoints is None else keypoints[0]
 
@@ -115,7 +149,7 @@ class Animator:
         source_motion = self.model.source_motion(self.encode_source(source_image))
         best_index, best_distance, best_motion, offset = 0, float("inf"), None, 0
         for frames, motion in self._motions(driving_frames):
-            with self._precision():
+            with self.backend.precision():
                 distances = self.model.pose_distance(source_motion, motion)
             i = int(torch.argmin(distances))
             # strict: the first minimum wins, as in the official demo; with only degenerate poses, the first frame.
@@ -154,9 +188,9 @@ class Animator:
         source_frame = resize_square(source_image, self.size)
         for start in range(0, len(variants), self.batch_size):
             chunk = [self.model.validate_options(options) for options in variants[start:start + self.batch_size]]
-            with self._precision():
+            with self.backend.precision():
                 motions = [self.model.transfer(source_state, own_motion, own_motion, options) for options in chunk]
-                prediction = self.model.generate(source_state, motion_cat(motions))
+            prediction = self.backend.generate(source_state, motion_cat(motions), self.size)
             yield AnimatedBatch(driving=np.repeat(source_frame[None], len(chunk), axis=0),
                                 prediction=_numpy_frames(prediction))
 
@@ -177,13 +211,12 @@ class Animator:
         """Transfer ``motion`` (of the driving ``frames``, at the model size) onto the source and generate: the
         step ``animate`` runs per batch, for callers that drive frames one by one (``animcli live``)."""
         options = options or self.options
-        with self._precision():
+        with self.backend.precision():
             transferred = self.model.transfer(source_state, motion, initial, options)
         return self._rendered(source_state, frames, motion, transferred)
 
     def _rendered(self, source_state: Any, frames: np.ndarray, motion: Motion, transferred: Motion) -> AnimatedBatch:
-        with self._precision():
-            prediction = self.model.generate(source_state, transferred)
+        prediction = self.backend.generate(source_state, transferred, self.size)
         return AnimatedBatch(
             driving=frames,
             prediction=_numpy_frames(prediction),
@@ -194,7 +227,7 @@ class Animator:
 
     def pose_distance(self, source_motion: Motion, motion: Motion) -> float:
         """Distance of one frame's pose from the source's (``find_best_frame``'s criterion)."""
-        with self._precision():
+        with self.backend.precision():
             return float(self.model.pose_distance(source_motion, motion)[0])
 
     def predict(self, source_image: np.ndarray, num_frames: int | None = None,
@@ -208,7 +241,7 @@ class Animator:
             observed = self.model.source_motion(source_state)
         else:
             observed = self._observed_motion(observed_frames, settings.init_frames)
-        with self._precision():
+        with self.backend.precision():
             motion = self.model.predict_motion(observed, num_frames or settings.num_frames)
         # The predicted frames are all driven from the source: it stands in for the driving frames.
         shown = resize_square(source_image, self.size)

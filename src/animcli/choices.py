@@ -10,6 +10,9 @@ is held in memory). Each family says which it supports (``AnimationModel.normali
 Training tasks — animation: the networks that animate; prediction: Monkey-Net's image-to-video keypoint
 predictor for a trained model. Evaluation tasks — reconstruction: each test video rebuilt from its first frame
 and every frame's motion; prediction: each generated from its first frame alone by the predicted motion.
+
+Backends — what runs the networks: torch, onnxruntime (exported ONNX graphs), or auto (onnxruntime on CPU in
+float32, torch on CUDA and for fp16).
 """
 
 from __future__ import annotations
@@ -24,3 +27,6 @@ NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 
 TrainingTask = Literal["animation", "prediction"]
 EvaluationTask = Literal["reconstruction", "prediction"]
+
+Backend = Literal["auto", "torch", "onnxruntime"]
+BACKENDS: tuple[str, ...] = get_args(Backend)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from animcli.checkpoint_io import load_checkpoint_file
 from animcli.configs import load_config_file, resolve_config
 from animcli.devices import resolve_device
@@ -77,8 +79,20 @@ def load_model(checkpoint: str | Path | None = None, config: str | Path | dict[s
     ``model`` is a registry name, ``hf://repo_id/filename[@rev]`` or a path; it supplies the checkpoint
     and, unless ``config`` is given, the config and default transfer mode.
     """
-    resolved = read_checkpoint(checkpoint, config, model=model)
+    return build_model(read_checkpoint(checkpoint, config, model=model), device=device)
+
+
+def build_model(resolved: ResolvedCheckpoint, *, device: str = "auto") -> AnimationModel:
+    """The family's model for a read checkpoint, its weights strictly loaded, in eval mode on ``device``."""
     animation_model = family_class(resolved.family).from_checkpoint(resolved.config, resolved.state)
     if resolved.default_mode is not None:
         animation_model.default_mode = resolved.default_mode
     return animation_model.eval().to(resolve_device(device))
+
+
+def random_model(config: str | Path | dict[str, Any], *, seed: int = 0, device: str = "auto") -> AnimationModel:
+    """The config's model with its initial (seeded random) weights, in eval mode: for benchmarks and exports
+    of an architecture without a checkpoint."""
+    config_dict = resolve_config(config)
+    torch.manual_seed(seed)
+    return family_class(detect_family(config=config_dict))(config_dict).eval().to(resolve_device(device))

@@ -15,11 +15,15 @@ import torch
 
 from animcli.animate import AnimatedBatch, Animator
 from animcli.choices import Normalization
+from animcli.engine.overlap import Background
 from animcli.errors import AnimcliError
 from animcli.media import VideoReader, open_video, open_writer, read_image, resize_square
 from animcli.media.trim import Trim, TrimmedVideo
 from animcli.models.base import Motion
 from animcli.visualize import draw_keypoints, side_by_side
+
+#: animated batches that may wait for the encoder thread (bounded: memory stays flat in video length).
+WRITE_QUEUE_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -212,19 +216,24 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
         held: list[AnimatedBatch] = []
         with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start,
                          overwrite=overwrite) as writer:
-            for batch in animator.animate(source, frames, initial=initial, fps=driving.fps):
-                if stretch_clip:
-                    held.append(batch)
-                else:
-                    writer.write_many(compose_frames(batch, batch.prediction_uint8, source_column, style, finish))
-                done += len(batch.driving)
-                if on_progress is not None:
-                    on_progress(done, total)
-            if held:
-                stretched = stretch_clip_uint8(np.concatenate([batch.prediction for batch in held]))
-                for batch, predictions in zip(held, np.split(stretched, np.cumsum([len(b.driving) for b in held])[:-1]),
-                                              strict=True):
-                    writer.write_many(compose_frames(batch, predictions, source_column, style, finish))
+            def write(item: tuple[AnimatedBatch, np.ndarray]) -> None:
+                writer.write_many(compose_frames(*item, source_column, style, finish))
+
+            # Composing and encoding run in a background thread while the model animates the next batch.
+            with Background(write, depth=WRITE_QUEUE_BATCHES) as background:
+                for batch in animator.animate(source, frames, initial=initial, fps=driving.fps):
+                    if stretch_clip:
+                        held.append(batch)
+                    else:
+                        background.submit((batch, batch.prediction_uint8))
+                    done += len(batch.driving)
+                    if on_progress is not None:
+                        on_progress(done, total)
+                if held:
+                    stretched = stretch_clip_uint8(np.concatenate([batch.prediction for batch in held]))
+                    ends = np.cumsum([len(batch.driving) for batch in held])[:-1]
+                    for batch, predictions in zip(held, np.split(stretched, ends), strict=True):
+                        background.submit((batch, predictions))
     audio_dropped = "the output type holds no audio" if audio_from is not None and not writer.carries_audio else None
     return AnimationResult(frames=done, fps=output_fps, best_frame=best_frame, best_frame_by=best_frame_by,
                            frame_size=writer.frame_size, audio_dropped=audio_dropped)

@@ -10,7 +10,10 @@ import typer
 from animcli.cli.app import app, fail, user_errors
 from animcli.cli.options import (
     AdaptScaleOption,
+    BackendOption,
+    BatchSizeOption,
     CheckpointOption,
+    CompileOption,
     ConfigOption,
     DeviceOption,
     EditOption,
@@ -25,6 +28,7 @@ from animcli.cli.options import (
     SizeOption,
     SmoothOption,
     SmoothStrengthOption,
+    ThreadsOption,
     smoothing_options,
 )
 from animcli.cli.progress import frame_progress
@@ -67,8 +71,10 @@ def animate(
     output_size: OutputSizeOption = None,
     device: DeviceOption = "auto",
     fp16: Fp16Option = None,
-    batch_size: int = typer.Option(None, "--batch-size", min=1,
-                                   help="Frames per forward pass (default: 8 on CUDA, 1 on CPU)."),
+    batch_size: BatchSizeOption = None,
+    backend: BackendOption = "auto",
+    threads: ThreadsOption = None,
+    compile: CompileOption = False,
     size: SizeOption = None,
     fps: float = typer.Option(None, "--fps", min=0.001, help="Output frame rate (default: the driving video's)."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the driving video's audio track."),
@@ -103,6 +109,7 @@ def animate(
     with user_errors():
         from animcli.animate import Animator
         from animcli.editing import parse_edits
+        from animcli.engine.batching import parse_batch_size
         from animcli.loading import load_model
         from animcli.media.trim import Trim, parse_time
         from animcli.models.base import TransferOptions
@@ -117,8 +124,8 @@ def animate(
         animation_model = load_model(checkpoint, config, model=model, device=device)
         options = TransferOptions(mode=mode or animation_model.default_mode, adapt_scale=adapt_scale,
                                   edits=parse_edits(animation_model, edit or []))
-        animator = Animator(animation_model, options, batch_size=batch_size, fp16=fp16, size=size,
-                            smoothing=smoothing)
+        animator = Animator(animation_model, options, batch_size=parse_batch_size(batch_size), fp16=fp16,
+                            size=size, smoothing=smoothing, backend=backend, threads=threads, compile=compile)
         with frame_progress(quiet, "animating") as on_progress:
             result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
                                    find_best_frame=find_best_frame, best_frame=best_frame, trim=trim,

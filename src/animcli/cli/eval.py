@@ -12,6 +12,8 @@ import typer
 from animcli.choices import EvaluationTask
 from animcli.cli.app import app, user_errors
 from animcli.cli.options import (
+    BackendOption,
+    BatchSizeOption,
     CheckpointOption,
     ConfigOption,
     DeviceOption,
@@ -20,6 +22,7 @@ from animcli.cli.options import (
     QuietOption,
     SmoothOption,
     SmoothStrengthOption,
+    ThreadsOption,
     smoothing_options,
 )
 from animcli.cli.progress import frame_progress
@@ -53,8 +56,9 @@ def evaluate(
     metrics: str = typer.Option(None, "--metrics", help=METRICS_HELP),
     device: DeviceOption = "auto",
     fp16: Fp16Option = None,
-    batch_size: int = typer.Option(None, "--batch-size", min=1,
-                                   help="Frames per forward pass (default: 8 on CUDA, 1 on CPU; 8 for --pred)."),
+    batch_size: BatchSizeOption = None,
+    backend: BackendOption = "auto",
+    threads: ThreadsOption = None,
     smooth: SmoothOption = False,
     smooth_strength: SmoothStrengthOption = None,
     quiet: QuietOption = False,
@@ -68,13 +72,15 @@ def evaluate(
     with user_errors():
         from rich.console import Console
 
+        from animcli.engine.batching import parse_batch_size
         from animcli.evaluation import run
 
         with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt, task=task,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
-                         device=device, fp16=fp16, batch_size=batch_size, resize_gt=resize_gt,
-                         smoothing=smoothing_options(smooth, smooth_strength), on_progress=on_progress)
+                         device=device, fp16=fp16, batch_size=parse_batch_size(batch_size), backend=backend,
+                         threads=threads, resize_gt=resize_gt, smoothing=smoothing_options(smooth, smooth_strength),
+                         on_progress=on_progress)
         report.print_table(Console(stderr=True))
     if json_output:
         typer.echo(json.dumps(report.as_dict(), indent=2))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from animcli.choices import Normalization, TransferMode
+from animcli.choices import Backend, Normalization, TransferMode
 
 if TYPE_CHECKING:
     from animcli.smoothing import Smoothing
@@ -61,3 +61,13 @@ def smoothing_options(smooth: bool, strength: float | None, causal: bool = False
     if not smooth and strength is None:
         return None
     return Smoothing(strength=DEFAULT_STRENGTH if strength is None else strength, causal=causal)
+BatchSizeOption = Annotated[str | None, typer.Option(
+    "--batch-size", help="Frames per forward pass: a number, or auto (from free GPU memory on CUDA). "
+                         "Default: 8 on CUDA, 1 on CPU.")]
+BackendOption = Annotated[Backend, typer.Option(
+    "--backend", help="What runs the networks: onnxruntime (exported ONNX graphs, cached), torch, or auto "
+                      "(onnxruntime on CPU in float32, torch on CUDA and for --fp16).")]
+ThreadsOption = Annotated[int | None, typer.Option(
+    "--threads", min=1, help="Intra-op CPU threads (default: the cores this process may use).")]
+CompileOption = Annotated[bool, typer.Option(
+    "--compile", help="torch backend: torch.compile the networks (CUDA graphs on GPU; static shapes per run).")]

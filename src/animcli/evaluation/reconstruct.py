@@ -21,8 +21,9 @@ from animcli.smoothing import Smoothing
 
 
 def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,
-                       batch_size: int | None = None, fp16: bool | None = None,
-                       frames_dir: Path | None = None, smoothing: Smoothing | None = None) -> Iterator[VideoRecord]:
+                       batch_size: int | str | None = None, fp16: bool | None = None, backend: str = "torch",
+                       threads: int | None = None, frames_dir: Path | None = None,
+                       smoothing: Smoothing | None = None) -> Iterator[VideoRecord]:
     """Reconstruct and score each video, yielding its record when done.
 
     Originals are compared at the model's resolution (resized like the model's input). With ``frames_dir``
@@ -30,7 +31,8 @@ def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: 
     compares lossless frames: re-encoded mp4 changes the numbers). ``smoothing`` smooths each video's motion
     (not the papers' protocol; shows what ``animate --smooth`` does to the scores).
     """
-    animator = Animator(model, batch_size=batch_size, fp16=fp16, smoothing=smoothing)
+    animator = Animator(model, batch_size=batch_size, fp16=fp16, smoothing=smoothing, backend=backend,
+                        threads=threads)
     for name, path in videos.items():
         record = VideoRecord(name)
         with open_frames(path) as frames, frame_writer(frames_dir, name) as writer:

@@ -26,7 +26,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         config: str | None = None, pred: Path | None = None, gt: Path | None = None,
         task: EvaluationTask = "reconstruction", limit: int | None = None,
         out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", fp16: bool | None = None,
-        batch_size: int | None = None, resize_gt: bool = False, smoothing: Smoothing | None = None,
+        batch_size: int | str | None = None, resize_gt: bool = False, smoothing: Smoothing | None = None,
+        backend: str = "torch", threads: int | None = None,
         on_progress: Callable[[int, int | None], None] | None = None) -> Report:
     """Evaluate a model (``data`` + ``model`` or ``checkpoint``) or existing videos (``pred`` + ``gt``).
 
@@ -36,6 +37,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
     ``on_progress(done, total)`` is called after every video. ``resize_gt`` scores ``gt`` frames resized to the
     predictions' size instead of refusing a size mismatch. ``smoothing`` smooths each video's motion as
     ``animate --smooth`` does (not the papers' protocol: it shows what smoothing does to the scores).
+    ``batch_size``, ``backend`` and ``threads`` are the :class:`~animcli.animate.Animator`'s (a batch size of
+    ``"auto"`` scores existing videos ``COMPARISON_BATCH_SIZE`` frames at a time).
     """
     comparing = pred is not None or gt is not None
     if comparing and (pred is None or gt is None):
@@ -52,8 +55,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
     if comparing:
         pairs = matched_videos(pred, gt, limit)
         context: dict[str, Any] = {"mode": "comparison", "pred": str(pred), "gt": str(gt)}
-        records = compare_videos(pairs, selected, batch_size=batch_size or COMPARISON_BATCH_SIZE,
-                                 resize_originals=resize_gt)
+        frames_per_batch = batch_size if isinstance(batch_size, int) else COMPARISON_BATCH_SIZE
+        records = compare_videos(pairs, selected, batch_size=frames_per_batch, resize_originals=resize_gt)
     else:
         videos = dict(list(list_videos(data).items())[:limit])
         animation_model = load_model(checkpoint, config, model=model, device=device)
@@ -65,7 +68,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
                                      frames_dir=out and out / task)
         else:
             records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
-                                         frames_dir=out and out / task, smoothing=smoothing)
+                                         backend=backend, threads=threads, frames_dir=out and out / task,
+                                         smoothing=smoothing)
         pairs = videos
     report = Report(selected, unavailable, _collect(records, len(pairs), on_progress), context)
     if out is not None:

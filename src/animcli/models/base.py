@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from animcli.choices import Normalization, TransferMode
 from animcli.errors import ModelError
+from animcli.models.graphs import InferenceGraphs, generic_graphs
 
 Motion = dict[str, Tensor]
 
@@ -204,6 +205,11 @@ class AnimationModel(nn.Module, ABC):
         if normalization not in self.normalizations:
             raise ModelError(f"--normalize {normalization} has no meaning for {self.family} models "
                              f"(they support: {', '.join(self.normalizations)})")
+
+    def inference_graphs(self, size: int) -> InferenceGraphs:
+        """Source encoder, driving encoder and renderer as traceable modules at input ``size`` (exported to
+        ONNX by the engine). The generic split calls this model's own methods; override for another one."""
+        return generic_graphs(self, size)
 
     def validate_options(self, options: TransferOptions) -> TransferOptions:
         """Reject options this family cannot honour; fill in defaults."""

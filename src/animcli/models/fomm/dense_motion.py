@@ -13,6 +13,7 @@ from animcli.models.blocks import (
     Hourglass,
     float32_region,
     grid_sample,
+    inverse_2x2,
     kp2gaussian,
     make_coordinate_grid,
 )
@@ -52,7 +53,7 @@ class DenseMotionNetwork(nn.Module):
         coordinate = identity - value_driving[:, :, None, None]  # B,K,h,w,2
         if "jacobian" in kp_driving:
             with float32_region(value_driving):
-                jacobian = kp_source["jacobian"].float() @ torch.inverse(kp_driving["jacobian"].float())  # B,K,2,2
+                jacobian = kp_source["jacobian"].float() @ inverse_2x2(kp_driving["jacobian"].float())  # B,K,2,2
                 coordinate = (jacobian[:, :, None, None] @ coordinate.unsqueeze(-1)).squeeze(-1)
         driving_to_source = coordinate + kp_source["value"].float()[:, :, None, None]
         b = value_driving.shape[0]

@@ -51,30 +51,31 @@ class ModulatedConv2d(nn.Module):
             self.blur = Blur(blur_taps, pad=((surplus + 1) // 2 + factor - 1, surplus // 2 + 1),
                              upsample_factor=factor)
 
-    def sample_weights(self, style: Tensor) -> Tensor:
-        """(B, out, in, k, k) modulated kernels, computed in float32 (the demodulation norm is a sum of squares)."""
+    def styles(self, style: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Per-sample input-channel scales (B, in) and demodulation factors (B, out) (None without
+        demodulation), in float32: the demodulation norm is a sum of squares."""
         with float32_region(style):
             channel_scales = self.modulation(at_least_float32(style))
-            weight = self.scale * self.weight * channel_scales[:, None, :, None, None]
-            if self.demodulate:
-                norm = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + DEMODULATION_EPS)
-                weight = weight * norm[:, :, None, None, None]
-        return weight
+            if not self.demodulate:
+                return channel_scales, None
+            # |scale·W[o]·s|² summed over inputs and taps = Σ_i s_i² · Σ_taps (scale·W[o, i])².
+            weight_energy = (self.scale * self.weight[0]).pow(2).sum([2, 3])  # out, in
+            demodulation = torch.rsqrt(channel_scales.pow(2) @ weight_energy.t() + DEMODULATION_EPS)
+        return channel_scales, demodulation
 
     def forward(self, x: Tensor, style: Tensor) -> Tensor:
-        batch, in_channels, height, width = x.shape
-        weight = self.sample_weights(style).to(x.dtype)
-        out_channels, kernel_size = weight.shape[1], weight.shape[-1]
-        # The batch goes into the channel axis so a grouped conv applies each sample's own kernel.
-        grouped = x.reshape(1, batch * in_channels, height, width)
+        # Modulating the kernel per sample equals scaling the input channels, convolving with the shared kernel
+        # and scaling the output channels: one ordinary batched conv instead of a grouped conv over per-sample
+        # kernels (fewer FLOPs, static weights an exporter can fold, fast kernels on every backend).
+        channel_scales, demodulation = self.styles(style)
+        x = x * channel_scales[:, :, None, None].to(x.dtype)
+        weight = (self.scale * self.weight[0]).to(x.dtype)
         if self.upsample:
-            weight = weight.transpose(1, 2).reshape(batch * in_channels, out_channels, kernel_size, kernel_size)
-            out = F.conv_transpose2d(grouped, weight, stride=2, groups=batch)
-            out = self.blur(out.reshape(batch, out_channels, out.shape[-2], out.shape[-1]))
+            out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
         else:
-            weight = weight.reshape(batch * out_channels, in_channels, kernel_size, kernel_size)
-            out = F.conv2d(grouped, weight, padding=self.padding, groups=batch)
-            out = out.reshape(batch, out_channels, height, width)
+            out = F.conv2d(x, weight, padding=self.padding)
+        if demodulation is not None:
+            out = out * demodulation[:, :, None, None].to(out.dtype)
         return out
 
 

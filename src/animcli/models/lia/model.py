@@ -3,7 +3,7 @@
 Motion is the driving frame's motion magnitudes α (its coordinates in the learned direction dictionary);
 transfer turns them into the latent every decoder layer is styled with. The source's appearance code, its
 feature pyramid and its own α are computed once per source (the official demo re-encodes the source for
-every frame: same numbers, more work; see benchmarks/bench_lia.py).
+every frame: same numbers, more work; see `animcli bench`).
 """
 
 from __future__ import annotations

@@ -65,4 +65,11 @@ class MotionTransferGenerator(nn.Module):
     def deform(self, features: Tensor, deformation: Tensor) -> Tensor:
         """Single-frame features (B, c, 1, h, w) sampled at the grid (B, D, h', w', 3) → (B, c, D, h, w)."""
         grid = self.resize(deformation.permute(0, 4, 1, 2, 3), features).permute(0, 2, 3, 4, 1)
-        return grid_sample(features, grid)
+        # The features have one frame, so with align_corners=True every z lands exactly on it: the trilinear
+        # 5-D sampling equals a bilinear 2-D one of that frame over the D grids stacked along the height
+        # (ONNX's GridSample before opset 20 is 2-D only, and the 2-D kernel is faster).
+        batch, channels, _, height, width = features.shape
+        frames = grid.shape[1]
+        planar_grid = grid[..., :2].reshape(batch, frames * grid.shape[2], grid.shape[3], 2)
+        out = grid_sample(features[:, :, 0], planar_grid)
+        return out.view(batch, channels, frames, grid.shape[2], grid.shape[3])

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One call on a CUDA machine: fps at fp32 and fp16 for FOMM vox-256, LIA-256 and Monkey-Net vox, eager and
+# with --compile, plus the fp16-vs-fp32 max difference. Uses $PYTHON (default: .venv/bin/python if present,
+# else python3) with this checkout's sources first on the path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader || true
+"$PYTHON" benchmarks/gpu_check.py --frames "${FRAMES:-256}" --batch-size "${BATCH_SIZE:-auto}"
+"$PYTHON" benchmarks/gpu_check.py --frames "${FRAMES:-256}" --batch-size "${BATCH_SIZE:-auto}" --compile \
+    --configs fomm-vox-256
