@@ -145,13 +145,19 @@ def test_export_writes_graphs_and_manifest_that_reproduce_torch(reference_dir: P
     assert read_manifest(out) == manifest
 
 
-def test_a_graph_without_onnx_operators_is_a_one_line_error(reference_dir: Path, tmp_path: Path) -> None:
-    # LIA-X's source encoder holds a QR of its motion dictionary; ONNX has no QR operator.
-    out = tmp_path / "liax"
-    result = runner.invoke(app, ["export", *model_args(reference_dir, "liax"), "-o", str(out)])
+def test_a_graph_the_exporter_refuses_is_a_one_line_error(reference_dir: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    def refuse(*args, **kwargs) -> None:
+        raise RuntimeError("Exporting the operator 'aten::linalg_qr' to ONNX opset version 17 is not supported\n"
+                           "Torch IR graph at exception: graph(...)")
+
+    monkeypatch.setattr(engine_export.torch.onnx, "export", refuse)
+    out = tmp_path / "refused"
+    result = runner.invoke(app, ["export", *model_args(reference_dir, "fomm"), "-o", str(out)])
     assert result.exit_code == 2
-    assert result.output.startswith("animcli: error: could not export the source_encoder graph")
-    assert result.output.count("\n") == 1 and not out.exists() and not list(tmp_path.iterdir())
+    assert result.output == ("animcli: error: could not export the source_encoder graph to ONNX: Exporting the "
+                             "operator 'aten::linalg_qr' to ONNX opset version 17 is not supported\n")
+    assert not out.exists() and not list(tmp_path.iterdir())  # no staging directory left behind
 
 
 def test_export_needs_a_model() -> None:

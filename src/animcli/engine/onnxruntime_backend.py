@@ -3,8 +3,8 @@
 onnxruntime applies the exact graph transforms itself at session creation: BatchNorm folded into the
 convolutions, activations fused into them, blocked NCHWc layouts for its AVX-512/AVX2 kernels, constant
 folding, and outputs nobody reads removed. The driving encoder and the renderer are exported once per
-weights/size into the cache; the source is encoded once per run, in torch (weight-only work such as LIA-X's
-QR of its motion dictionary has no ONNX operator, and it is not per-frame work).
+weights/size into the cache; the source is encoded once per run, in torch (not per-frame work, and it may
+hold weight-only steps, like a QR of a motion dictionary, that ONNX has no operator for).
 """
 
 from __future__ import annotations
