@@ -3,6 +3,8 @@
 Transfer modes — relative: apply the driving video's motion *relative to its first frame* to the source's
 own pose; absolute: impose the driving frame's pose as it is.
 
+Engines — local: worker processes on this machine; ray: actors on a Ray cluster.
+
 Output normalisations — frame: each generated frame is clamped to the valid range on its own (frames
 stream); clip: the whole clip is stretched by its global min/max, as the official LIA demo does (the clip
 is held in memory). Each family says which it supports (``AnimationModel.normalizations``).
@@ -30,3 +32,6 @@ EvaluationTask = Literal["reconstruction", "prediction"]
 
 Backend = Literal["auto", "torch", "onnxruntime"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
+
+Engine = Literal["local", "ray"]
+ENGINES: tuple[str, ...] = get_args(Engine)

@@ -7,8 +7,8 @@ import importlib
 from animcli.cli.app import app
 
 # Importing a command module registers its commands on ``app``.
-COMMAND_MODULES = ["animate", "edit", "demo", "eval", "models", "train", "data", "crop", "live", "predict",
-                   "export", "bench"]
+COMMAND_MODULES = ["animate", "edit", "batch", "demo", "eval", "models", "train", "data", "crop", "live",
+                   "predict", "export", "bench"]
 for _name in COMMAND_MODULES:
     importlib.import_module(f"animcli.cli.{_name}")
 

@@ -29,15 +29,12 @@ from animcli.cli.options import (
     SmoothOption,
     SmoothStrengthOption,
     ThreadsOption,
-    smoothing_options,
 )
 from animcli.cli.progress import frame_progress
+from animcli.request import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from animcli.pipeline import AnimationResult
-
-DEFAULT_MODEL = "demo"
-
 
 def default_output(source: Path) -> Path:
     return Path(f"{source.stem}-animated.mp4")
@@ -99,41 +96,22 @@ def animate(
         output = str(default_output(source))
         if Path(output).exists():
             raise fail(f"{output} already exists; choose the output with -o")
-    if model is not None and checkpoint is not None:
-        raise fail("give either --model or --checkpoint, not both")
-    if model is None and checkpoint is None:
-        model = DEFAULT_MODEL
-        if not quiet:
+    with user_errors():
+        from animcli.request import AnimateRequest, run_animation
+
+        request = AnimateRequest(
+            source=source, driving=driving, output=output, model=model, checkpoint=checkpoint, config=config,
+            mode=mode, adapt_scale=adapt_scale, find_best_frame=find_best_frame, best_frame=best_frame,
+            start=start, end=end, max_frames=max_frames, output_size=output_size, device=device, fp16=fp16,
+            batch_size=batch_size, backend=backend, threads=threads, compile=compile, size=size, fps=fps,
+            audio=audio, side_by_side=side_by_side, show_keypoints=show_keypoints, crop=crop, track=track,
+            paste_back=paste_back, normalize="clip" if lia_demo_normalization else normalize, smooth=smooth,
+            smooth_strength=smooth_strength, edit=tuple(edit or ()), overwrite=overwrite)
+        if model is None and checkpoint is None and not quiet:
             typer.echo(f"no --model given: using the bundled '{DEFAULT_MODEL}' model (trained on synthetic shapes; "
                        "for faces use e.g. --model fomm-vox)", err=True)
-    with user_errors():
-        from animcli.animate import Animator
-        from animcli.editing import parse_edits
-        from animcli.engine.batching import parse_batch_size
-        from animcli.loading import load_model
-        from animcli.media.trim import Trim, parse_time
-        from animcli.models.base import TransferOptions
-        from animcli.pipeline import OutputStyle, animate_files
-
-        trim = None
-        if start is not None or end is not None or max_frames is not None:
-            trim = Trim(start=0.0 if start is None else parse_time(start, "--start"),
-                        end=None if end is None else parse_time(end, "--end"), max_frames=max_frames)
-
-        smoothing = smoothing_options(smooth, smooth_strength)
-        animation_model = load_model(checkpoint, config, model=model, device=device)
-        options = TransferOptions(mode=mode or animation_model.default_mode, adapt_scale=adapt_scale,
-                                  edits=parse_edits(animation_model, edit or []))
-        animator = Animator(animation_model, options, batch_size=parse_batch_size(batch_size), fp16=fp16,
-                            size=size, smoothing=smoothing, backend=backend, threads=threads, compile=compile)
         with frame_progress(quiet, "animating") as on_progress:
-            result = animate_files(animator, source, driving, output, fps=fps, audio=audio,
-                                   find_best_frame=find_best_frame, best_frame=best_frame, trim=trim,
-                                   style=OutputStyle(side_by_side=side_by_side, show_keypoints=show_keypoints,
-                                                     output_size=output_size),
-                                   crop=crop, track=track, paste_back=paste_back,
-                                   normalize="clip" if lia_demo_normalization else normalize,
-                                   overwrite=overwrite, on_progress=on_progress)
+            result = run_animation(request, on_progress=on_progress)
     if not quiet:
         if result.audio_dropped:
             typer.echo(f"animcli: note: the driving video's audio is not kept ({result.audio_dropped})", err=True)

@@ -10,19 +10,22 @@ from typing import Annotated
 import typer
 
 from animcli.choices import EvaluationTask
-from animcli.cli.app import app, user_errors
+from animcli.cli.app import app, fail, user_errors
 from animcli.cli.options import (
+    AddressOption,
     BackendOption,
     BatchSizeOption,
     CheckpointOption,
     ConfigOption,
     DeviceOption,
+    EngineOption,
     Fp16Option,
     ModelOption,
     QuietOption,
     SmoothOption,
     SmoothStrengthOption,
     ThreadsOption,
+    WorkersOption,
     smoothing_options,
 )
 from animcli.cli.progress import frame_progress
@@ -61,6 +64,9 @@ def evaluate(
     threads: ThreadsOption = None,
     smooth: SmoothOption = False,
     smooth_strength: SmoothStrengthOption = None,
+    engine: EngineOption = None,
+    workers: WorkersOption = None,
+    address: AddressOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Score a model with the papers' reconstruction protocol (L1, AKD, AED, MKR).
@@ -68,11 +74,15 @@ def evaluate(
     Every test video is rebuilt from its first frame and the raw motion of each frame, then compared with
     the original (--task prediction: generated from its first frame alone by the model's motion predictor).
     --pred DIR --gt DIR scores videos made by any other tool with the same metrics.
+    With --engine the videos are spread over workers (same records and scores as in this one process).
     """
+    if engine is None and (workers is not None or address is not None):
+        raise fail("--workers and --address go with --engine")
     with user_errors():
         from rich.console import Console
 
         from animcli.engine.batching import parse_batch_size
+        from animcli.engines import EngineOptions
         from animcli.evaluation import run
 
         with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
@@ -80,7 +90,7 @@ def evaluate(
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
                          device=device, fp16=fp16, batch_size=parse_batch_size(batch_size), backend=backend,
                          threads=threads, resize_gt=resize_gt, smoothing=smoothing_options(smooth, smooth_strength),
-                         on_progress=on_progress)
+                         on_progress=on_progress, engine=engine and EngineOptions(engine, workers, address))
         report.print_table(Console(stderr=True))
     if json_output:
         typer.echo(json.dumps(report.as_dict(), indent=2))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from animcli.choices import Backend, Normalization, TransferMode
+from animcli.choices import Backend, Engine, Normalization, TransferMode
 
 if TYPE_CHECKING:
     from animcli.smoothing import Smoothing
@@ -71,3 +71,12 @@ ThreadsOption = Annotated[int | None, typer.Option(
     "--threads", min=1, help="Intra-op CPU threads (default: the cores this process may use).")]
 CompileOption = Annotated[bool, typer.Option(
     "--compile", help="torch backend: torch.compile the networks (CUDA graphs on GPU; static shapes per run).")]
+
+ENGINE_HELP = ("Run on worker processes on this machine (local) or actors on a Ray cluster (ray, see --address); "
+               "each worker keeps its models loaded and gets cores/workers threads.")
+EngineOption = Annotated[Engine | None, typer.Option("--engine", help=ENGINE_HELP)]
+WorkersOption = Annotated[int | None, typer.Option(
+    "--workers", "-w", min=1, help="Workers. Default: one per GPU when CUDA is used, else one (Ray: one per node).")]
+AddressOption = Annotated[str | None, typer.Option(
+    "--address", help="Ray cluster to join: auto (the local `ray start` head) or ray://host:port. "
+                      "Default: start Ray on this machine.")]

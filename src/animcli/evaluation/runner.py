@@ -4,18 +4,21 @@ scoring another tool's videos (``pred`` against ``gt``), into a :class:`~animcli
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from animcli.choices import EvaluationTask
+from animcli.engines import EngineOptions
 from animcli.errors import AnimcliError
 from animcli.evaluation.compare import compare_videos, matched_videos
 from animcli.evaluation.metrics import select_metrics
 from animcli.evaluation.prediction import predict_videos
 from animcli.evaluation.reconstruct import reconstruct_videos
 from animcli.evaluation.report import Report, VideoRecord
+from animcli.evaluation.sharded import reconstruct_sharded
 from animcli.evaluation.videos import list_videos
-from animcli.loading import load_model
+from animcli.request import ModelSpec
 from animcli.smoothing import Smoothing
 
 #: frames per batch when scoring existing videos (no model to fit in memory).
@@ -28,6 +31,7 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", fp16: bool | None = None,
         batch_size: int | str | None = None, resize_gt: bool = False, smoothing: Smoothing | None = None,
         backend: str = "torch", threads: int | None = None,
+        engine: EngineOptions | None = None,
         on_progress: Callable[[int, int | None], None] | None = None) -> Report:
     """Evaluate a model (``data`` + ``model`` or ``checkpoint``) or existing videos (``pred`` + ``gt``).
 
@@ -39,6 +43,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
     ``animate --smooth`` does (not the papers' protocol: it shows what smoothing does to the scores).
     ``batch_size``, ``backend`` and ``threads`` are the :class:`~animcli.animate.Animator`'s (a batch size of
     ``"auto"`` scores existing videos ``COMPARISON_BATCH_SIZE`` frames at a time).
+    With ``engine`` the reconstructions are spread over its workers (same records; see
+    :mod:`~animcli.evaluation.sharded`).
     """
     comparing = pred is not None or gt is not None
     if comparing and (pred is None or gt is None):
@@ -51,6 +57,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         raise AnimcliError("--smooth applies to a model's reconstructions, not to --pred videos")
     if task == "prediction" and smoothing is not None:
         raise AnimcliError("--smooth applies to reconstructions, not to --task prediction")
+    if engine is not None and (comparing or task == "prediction"):
+        raise AnimcliError("--engine spreads model reconstructions; --pred/--gt and --task prediction run here")
     selected, unavailable = select_metrics(metrics)
     if comparing:
         pairs = matched_videos(pred, gt, limit)
@@ -59,17 +67,24 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         records = compare_videos(pairs, selected, batch_size=frames_per_batch, resize_originals=resize_gt)
     else:
         videos = dict(list(list_videos(data).items())[:limit])
-        animation_model = load_model(checkpoint, config, model=model, device=device)
+        spec = ModelSpec(model, checkpoint, config, device)
+        # Sharded, the workers load the model; this process only reads what it is (on the CPU).
+        animation_model = spec.load() if engine is None else replace(spec, device="cpu").load()
         context = {"mode": task, "model": model, "checkpoint": checkpoint and str(checkpoint),
                    "config": config, "family": animation_model.family, "size": animation_model.size,
                    "data": str(data), "smooth_strength": smoothing and smoothing.strength}
+        frames_dir = out and out / task
         if task == "prediction":
             records = predict_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
-                                     frames_dir=out and out / task)
-        else:
+                                     frames_dir=frames_dir)
+        elif engine is None:
             records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
-                                         backend=backend, threads=threads, frames_dir=out and out / task,
+                                         backend=backend, threads=threads, frames_dir=frames_dir,
                                          smoothing=smoothing)
+        else:
+            records = reconstruct_sharded(spec, videos, selected, engine, batch_size=batch_size, fp16=fp16,
+                                          backend=backend, threads=threads, frames_dir=frames_dir,
+                                          smoothing=smoothing)
         pairs = videos
     report = Report(selected, unavailable, _collect(records, len(pairs), on_progress), context)
     if out is not None:
