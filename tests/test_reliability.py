@@ -206,3 +206,17 @@ def test_code_running_pickle_is_refused_in_one_short_line(inputs, tmp_path: Path
                     "--config", "fomm-demo-64", "--device", "cpu")
     assert_one_line_error(result, 2, "refusing to load checkpoint")
     assert "system" in result.output and "PyTorch 2.6" not in result.output and "should-never-run" not in result.output
+
+
+def test_resumed_training_updates_its_own_checkpoint(tmp_path: Path, shared_dir: Path) -> None:
+    """Input protection must not stop a resumed run from saving over the checkpoint it resumed from."""
+    from test_train_tiny import tiny_dataset, tiny_fomm_config, write_config
+
+    data = tiny_dataset(tmp_path / "data")
+    config = write_config(tiny_fomm_config(), tmp_path / "tiny.yaml")
+    common = ["--model", "fomm", "--data", data, "--out", tmp_path / "run", "--perceptual", "none",
+              "--device", "cpu", "-q"]
+    assert invoke("train", *common, "--config", config, "--max-steps", "1").exit_code == 0
+    result = invoke("train", *common, "--resume", "--max-steps", "2")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "last.pth.tar").is_file()

@@ -80,9 +80,13 @@ def temporary_sibling(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yields the temporary path to write; it replaces ``path`` when the block succeeds, else is removed."""
-    check_output(path)
+def atomic_path(path: Path, *, updates_input: bool = False) -> Iterator[Path]:
+    """Yields the temporary path to write; it replaces ``path`` when the block succeeds, else is removed.
+
+    ``updates_input``: ``path`` is a file this run read in order to update it (a resumed training run's own
+    checkpoint), so being an input is expected rather than refused."""
+    if not updates_input:
+        check_output(path)
     make_parent(path)
     temporary = temporary_sibling(path)
     try:

@@ -272,7 +272,7 @@ class TrainingRun:
             "schedulers": self.family.scheduler_states(), "scaler": self.precision.state_dict(),
             "rng": rng_states,
         }
-        with atomic_path(self.run.checkpoint) as temporary:
+        with atomic_path(self.run.checkpoint, updates_input=True) as temporary:
             torch.save(checkpoint, temporary)
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
