@@ -6,6 +6,9 @@ FOMM is written with 2-D layers; Monkey-Net with 3-D layers whose kernels are 1 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -39,7 +42,14 @@ class ResBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """Nearest ×2 upsampling (src = floor(dst/2)), then conv → BN → ReLU."""
+    """Nearest ×2 upsampling (src = floor(dst/2)), then conv → BN → ReLU.
+
+    With ``polyphase`` set (while the engine exports its graphs, see :func:`polyphase_upsampling`), eval-mode
+    calls compute the same result without the upsampled copy (:func:`upsampled_conv3x3_relu`); training and
+    eager inference keep the literal computation (measured: eager torch gains nothing from the polyphase form).
+    """
+
+    polyphase = False
 
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
                  dims: int = 2) -> None:
@@ -50,8 +60,76 @@ class UpBlock(nn.Module):
         self.norm = _BATCH_NORM[dims](out_features, affine=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = F.interpolate(x, scale_factor=spatial(2, self.dims))
-        return F.relu(self.norm(self.conv(out)))
+        if self.training or not self.polyphase or not _polyphase_pays(self.conv, x):
+            return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=spatial(2, self.dims)))))
+        weight, bias = fold_batch_norm(self.conv, self.norm)
+        if self.dims == 2:
+            return upsampled_conv3x3_relu(x, weight, bias)
+        # Kernels of length 1 along the frame axis: the frames are independent images.
+        batch, _, frames, height, width = x.shape
+        images = x.transpose(1, 2).reshape(batch * frames, -1, height, width)
+        out = upsampled_conv3x3_relu(images, weight[:, :, 0], bias)
+        return out.reshape(batch, frames, *out.shape[1:]).transpose(1, 2)
+
+
+@contextlib.contextmanager
+def polyphase_upsampling(model: nn.Module) -> Iterator[None]:
+    """Every :class:`UpBlock` in ``model`` runs the polyphase form (in eval mode) inside the block."""
+    blocks = [module for module in model.modules() if isinstance(module, UpBlock)]
+    for block in blocks:
+        block.polyphase = True
+    try:
+        yield
+    finally:
+        for block in blocks:
+            block.polyphase = False
+
+
+#: Below this input size the polyphase kernels' 16/9 larger weights cost more than the saved multiplications.
+POLYPHASE_MIN_SIZE = 16
+
+
+def _polyphase_pays(conv: nn.Conv2d | nn.Conv3d, x: Tensor) -> bool:
+    spatial_3x3 = tuple(conv.kernel_size[-2:]) == (3, 3) and tuple(conv.padding[-2:]) == (1, 1)
+    frame_kernel_one = tuple(conv.kernel_size[:-2]) in ((), (1,)) and tuple(conv.padding[:-2]) in ((), (0,))
+    plain = all(stride == 1 for stride in conv.stride) and all(d == 1 for d in conv.dilation) and conv.groups == 1
+    return spatial_3x3 and frame_kernel_one and plain and min(x.shape[-2:]) >= POLYPHASE_MIN_SIZE
+
+
+def fold_batch_norm(conv: nn.Conv2d | nn.Conv3d, norm: nn.BatchNorm2d | nn.BatchNorm3d) -> tuple[Tensor, Tensor]:
+    """Weight and bias of ``norm(conv(x))`` as one conv, with the norm's running statistics (eval mode)."""
+    assert norm.running_var is not None and norm.running_mean is not None
+    scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+    weight = conv.weight * scale.reshape(-1, *([1] * (conv.weight.dim() - 1)))
+    return weight, (bias - norm.running_mean) * scale + norm.bias
+
+
+#: Rows (columns) of the low-resolution input a 3-tap kernel reaches from output phase 0 or 1 of a nearest ×2
+#: upsampling: phase 0 (even rows) sees rows i−1, i, i; phase 1 (odd rows) sees i, i, i+1.
+_PHASE_TAPS = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]],
+                            [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+#: (left, right, top, bottom) zero padding that lines phase (a, b)'s 2×2 window up with output pixel (i, j).
+_PHASE_PADS = {(a, b): (1 - b, b, 1 - a, a) for a in (0, 1) for b in (0, 1)}
+
+
+def upsampled_conv3x3_relu(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``relu(conv2d(interpolate(x, scale_factor=2), weight, bias, padding=1))``, computed at x's resolution.
+
+    Nearest upsampling repeats every pixel 2×2, so at each of the four output phases the 3×3 kernel touches only
+    a 2×2 neighbourhood of x, with summed taps: four 2×2 convs do the work with 4/9 of the multiplications and
+    without the 4× larger upsampled copy, and a pixel shuffle interleaves their outputs. Exact up to float
+    rounding (taps are summed before the multiplication instead of after).
+    """
+    taps = _PHASE_TAPS.to(weight)
+    # kernels[a, b, o, c] = Σ_ij taps[a, ·, i] · weight[o, c, i, j] · taps[b, ·, j]
+    kernels = torch.einsum("api,ocij,bqj->abocpq", taps, weight, taps).to(x.dtype)
+    phases = [F.relu(F.conv2d(F.pad(x, _PHASE_PADS[a, b]), kernels[a, b], bias.to(x.dtype)))
+              for a in (0, 1) for b in (0, 1)]
+    batch, _, height, width = x.shape
+    # pixel_shuffle reads channel o·4 + a·2 + b as output pixel (2i + a, 2j + b) of channel o.
+    stacked = torch.stack(phases, dim=2).reshape(batch, 4 * weight.shape[0], height, width)
+    return F.pixel_shuffle(stacked, 2)
 
 
 class DownBlock(nn.Module):
