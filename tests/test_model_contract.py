@@ -18,6 +18,7 @@ from animcli.errors import ModelError
 from animcli.loading import load_model
 from animcli.models import FAMILIES, AnimationModel, detect_family, family_class
 from animcli.models.base import TransferOptions
+from animcli.models.graphs import StateLayout
 from animcli.synth import synth_source_and_driving
 
 FAMILY_NAMES = sorted(FAMILIES)
@@ -115,3 +116,18 @@ def test_pose_distance_is_zero_to_itself_and_positive_to_another_pose(family: st
         other = model.pose_distance(source_motion, animator.driving_motion(moving[-1]))
     assert distances.shape == (1,) and float(distances[0]) < 1e-4
     assert float(other[0]) > float(distances[0])
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_the_official_loops_per_frame_source_state_equals_a_fresh_encoding(family: str, models: dict) -> None:
+    """``animcli bench``'s baseline recomputes per frame what the official generator recomputes; the state must
+    be the very one a fresh encoding gives (whatever part of it the family's demo computes only once)."""
+    model = models[family]
+    source = torch.from_numpy(still_and_moving(model)[0][None]).permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        first = model.encode_source(source)
+        again = model.official_frame_source(source, first)
+    fresh, repeated = [StateLayout.of(state).flatten(state) for state in (first, again)]
+    assert len(fresh) == len(repeated)
+    for expected, got in zip(fresh, repeated, strict=True):
+        assert torch.equal(expected, got)

@@ -82,17 +82,20 @@ def peak_rss_mib() -> float:
 
 
 class OfficialLoop:
-    """The official demos' loop over the model interface: per frame, batch 1, the source encoded again."""
+    """The official demos' loop over the model interface: per frame, batch 1, the source encoded again as the
+    official generators do (what the demos compute once, like FOMM's source keypoints, is computed once)."""
 
     def __init__(self, model: AnimationModel, source: np.ndarray, options: TransferOptions) -> None:
         self.model = copy.deepcopy(model)  # NCHW weights: the engine converts its model's in place
         self.source = _as_tensor(source[None])
         self.options = options
         self.initial = None
+        with torch.no_grad():
+            self.first_state = self.model.encode_source(self.source)
 
     @torch.no_grad()
     def frame(self, frame: np.ndarray) -> np.ndarray:
-        source_state = self.model.encode_source(self.source)
+        source_state = self.model.official_frame_source(self.source, self.first_state)
         motion = self.model.encode_driving(_as_tensor(frame[None]))
         if self.initial is None:
             self.initial = motion_slice(motion, 0)

@@ -166,6 +166,11 @@ class AnimationModel(nn.Module, ABC):
         keys = [key for key in motion if self.smoothable_motion is None or key in self.smoothable_motion]
         return torch.cat([motion[key].flatten(1) for key in keys], dim=1)[:, None]
 
+    def official_frame_source(self, source: Tensor, source_state: Any) -> Any:
+        """The source state as the official demo's per-frame loop recomputes it (``animcli bench``'s baseline):
+        by default all of it, since the official generators encode the source again on every call."""
+        return self.encode_source(source)
+
     def source_motion(self, source_state: Any) -> Motion:
         """The source image's own motion representation (used to pick the best-aligned driving frame)."""
         raise ModelError(f"{self.family} cannot compare source and driving poses")

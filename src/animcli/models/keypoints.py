@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -76,6 +77,21 @@ class KeypointModel(AnimationModel):
 
     def keypoints(self, motion: Motion) -> Tensor:
         return motion[self.kp_key]
+
+    def encode_source(self, source: Tensor) -> Any:
+        return self.source_state(source, self.source_keypoints(source))
+
+    @abstractmethod
+    def source_keypoints(self, source: Tensor) -> Motion:
+        """The detector's motion for a (1, 3, S, S) source image."""
+
+    @abstractmethod
+    def source_state(self, source: Tensor, kp: Motion) -> Any:
+        """The family's source state around keypoints ``kp`` (the generator's source encodings)."""
+
+    def official_frame_source(self, source: Tensor, source_state: Any) -> Any:
+        # The official demos detect the source keypoints once; their generators re-encode the source per frame.
+        return self.source_state(source, source_state.kp)
 
     def source_motion(self, source_state: Any) -> Motion:
         return source_state.kp

@@ -60,9 +60,12 @@ class FommModel(KeypointModel):
     def size(self) -> int:
         return int(self.config.get("dataset_params", {}).get("frame_shape", [256])[0])
 
-    def encode_source(self, source: Tensor) -> FommSource:
+    def source_keypoints(self, source: Tensor) -> Motion:
+        return self.kp_detector(source)
+
+    def source_state(self, source: Tensor, kp: Motion) -> FommSource:
         dense_motion = self.generator.dense_motion_network
-        return FommSource(image=source, kp=self.kp_detector(source), features=self.generator.encode(source),
+        return FommSource(image=source, kp=kp, features=self.generator.encode(source),
                           downsampled=dense_motion.downsample(source))
 
     def encode_driving(self, frames: Tensor) -> Motion:

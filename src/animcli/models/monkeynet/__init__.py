@@ -100,10 +100,12 @@ class MonkeyNetModel(KeypointModel):
         return frame_shape(self.config)[0]
 
     # -- inference ----------------------------------------------------------------------------
-    def encode_source(self, source: Tensor) -> MonkeyNetSource:
+    def source_keypoints(self, source: Tensor) -> Motion:
+        return frame_batch(self.kp_detector(source.unsqueeze(2)))
+
+    def source_state(self, source: Tensor, kp: Motion) -> MonkeyNetSource:
         image = source.unsqueeze(2)
-        return MonkeyNetSource(image=image, kp=frame_batch(self.kp_detector(image)),
-                               appearance_skips=self.generator.appearance_encoder(image))
+        return MonkeyNetSource(image=image, kp=kp, appearance_skips=self.generator.appearance_encoder(image))
 
     def encode_driving(self, frames: Tensor) -> Motion:
         return frame_batch(self.kp_detector(frames.unsqueeze(2)))
