@@ -110,7 +110,10 @@ class Animator:
 
         On CUDA the frames go through a reused pinned host buffer, so the copy to the GPU is asynchronous.
         """
-        host = torch.from_numpy(np.ascontiguousarray(frames))
+        frames = np.ascontiguousarray(frames)
+        if not frames.flags.writeable:  # torch warns on read-only memory (e.g. a camera's buffer); copy it then
+            frames = frames.copy()
+        host = torch.from_numpy(frames)
         if self.device.type == "cuda":
             if self._staging is None or self._staging.shape != host.shape:
                 self._staging = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)
