@@ -189,9 +189,11 @@ def test_list_shows_every_entry_without_network(user_registry: Path, tmp_path: P
     assert listings["fomm-vox"]["status"] == "downloadable"
     assert listings["fomm-vox"]["file_size"] is None  # the Hub cannot be asked: unknown, never guessed
     assert listings["lia-vox"]["status"] == "manual"
-    table = CliRunner().invoke(app, ["models", "list"]).output.splitlines()
+    listed = CliRunner().invoke(app, ["models", "list"])
+    table = listed.stdout.splitlines()
     assert table[0].split() == ["name", "family", "input", "download", "license", "status", "source"]
     assert len(table) == len(listings) + 1
+    assert "download '-': size unknown" in listed.stderr  # said once, off the table scripts read
 
 
 def test_import_registers_a_checkpoint_that_loads(user_registry: Path, reference_dir: Path, tmp_path: Path) -> None:

@@ -58,6 +58,10 @@ def list_command(
         widths = [max(len(row[i]) for row in [LIST_COLUMNS, *rows]) for i in range(len(LIST_COLUMNS))]
         for row in [LIST_COLUMNS, *rows]:
             typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if any(item.file_size is None for item in listings):
+            # stderr: the table on stdout stays the same whether the Hub answered or not.
+            typer.echo("download '-': size unknown (not recorded, and the Hub was not reachable or the file is "
+                       "not on it)", err=True)
 
 
 @models_app.command("pull")
