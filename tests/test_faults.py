@@ -5,6 +5,7 @@ earlier outputs are byte-identical, and that no temporary file is left behind (i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -170,3 +171,36 @@ def test_read_only_destination(media, tmp_path: Path) -> None:
         process = animcli("animate", source, driving, "-o", tmp_path / "ro" / "out.mp4", "--model", "demo",
                           "--device", "cpu", "-q")
         assert_clean_failure(process, 2, "read-only file system")
+
+
+def test_batch_sigterm_stops_its_workers_and_leaves_no_temporary(media, tmp_path: Path) -> None:
+    """The pool's worker processes are stopped with the run: none is left writing after the batch exits."""
+    source, driving = media
+    done = tmp_path / "done.mp4"
+    done.write_bytes(PRIOR)
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"source": str(source), "driving": str(driving), "output": f"out-{index}.mp4", "model": "demo",
+              "device": "cpu"} for index in range(2)]
+    lines.append({"source": str(source), "driving": str(driving), "output": "done.mp4", "model": "demo"})
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    process = animcli("batch", jobs, "--workers", "2", "-q")
+    wait_for_partial(process, tmp_path)
+    process.send_signal(signal.SIGTERM)
+    assert_clean_failure(process, 143, "terminated")
+    time.sleep(1)  # a worker that outlived its parent would write again within this second
+    assert done.read_bytes() == PRIOR  # skipped as done, never rewritten
+    assert partial_files(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done.mp4", "jobs.jsonl"]
+
+
+def test_edit_sigterm_keeps_the_earlier_output(media, tmp_path: Path, reference_dir: Path) -> None:
+    _, driving = media
+    target = tmp_path / "out.mp4"
+    target.write_bytes(PRIOR)
+    process = animcli("edit", driving, "--checkpoint", reference_dir / "liax" / "fixtures" / "checkpoint.pt",
+                      "--edit", "0=1", "-o", target, "--overwrite", "--device", "cpu", "-q")
+    wait_for_partial(process, tmp_path)
+    process.send_signal(signal.SIGTERM)
+    assert_clean_failure(process, 143, "terminated")
+    assert target.read_bytes() == PRIOR
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
