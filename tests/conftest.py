@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
+
+from animcli.media import write_image
 
 REFERENCE_ENV = "ANIMCLI_REFERENCE_DIR"
 
@@ -61,3 +65,26 @@ def single_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def model_dir(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """checkpoint.pth.tar (fixture networks + fixture predictor), config.yaml (+ prediction_params), source.png,
+    clip/ (the fixture's driving frames)."""
+    fixtures = reference_dir / "monkeynet" / "fixtures"
+    root = tmp_path_factory.mktemp("predict-model")
+    checkpoint = torch.load(fixtures / "checkpoint.pth.tar", weights_only=True)
+    checkpoint["predictor"] = torch.load(fixtures / "prediction" / "predictor.pt", weights_only=True)
+    torch.save(checkpoint, root / "checkpoint.pth.tar")
+    meta = json.loads((fixtures / "prediction" / "prediction_meta.json").read_text())
+    config = yaml.safe_load((fixtures / "config.yaml").read_text())
+    config["prediction_params"] = {"rnn_params": {"num_features": meta["num_features"], "num_layers": 1,
+                                                  "dropout": 0}, "num_frames": 4, "init_frames": 1,
+                                   "predict_variance": False}
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    inputs = np.load(fixtures / "inputs.npz")
+    to_frames = lambda video: np.rint(video[0].transpose(1, 2, 3, 0) * 255).astype(np.uint8)  # noqa: E731
+    write_image(root / "source.png", to_frames(inputs["source"])[0])
+    for index, frame in enumerate(to_frames(inputs["driving"])):
+        write_image(root / "clip" / f"{index:06d}.png", frame)
+    return root

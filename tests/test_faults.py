@@ -204,3 +204,15 @@ def test_edit_sigterm_keeps_the_earlier_output(media, tmp_path: Path, reference_
     assert_clean_failure(process, 143, "terminated")
     assert target.read_bytes() == PRIOR
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_predict_sigterm_keeps_the_earlier_output(model_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out.mp4"
+    target.write_bytes(PRIOR)
+    process = animcli("predict", model_dir / "source.png", "-o", target, "--checkpoint",
+                      model_dir / "checkpoint.pth.tar", "--frames", FRAMES * 4, "--device", "cpu", "-q")
+    wait_for_partial(process, tmp_path)
+    process.send_signal(signal.SIGTERM)
+    assert_clean_failure(process, 143, "terminated")
+    assert target.read_bytes() == PRIOR
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import yaml
 from typer.testing import CliRunner
 
 from animcli.animate import Animator
@@ -21,29 +19,6 @@ from animcli.publishing import convert_checkpoint
 
 runner = CliRunner()
 FRAMES = 3
-
-
-@pytest.fixture(scope="module")
-def model_dir(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """checkpoint.pth.tar (fixture networks + fixture predictor), config.yaml (+ prediction_params), source.png,
-    clip/ (the fixture's driving frames)."""
-    fixtures = reference_dir / "monkeynet" / "fixtures"
-    root = tmp_path_factory.mktemp("predict-model")
-    checkpoint = torch.load(fixtures / "checkpoint.pth.tar", weights_only=True)
-    checkpoint["predictor"] = torch.load(fixtures / "prediction" / "predictor.pt", weights_only=True)
-    torch.save(checkpoint, root / "checkpoint.pth.tar")
-    meta = json.loads((fixtures / "prediction" / "prediction_meta.json").read_text())
-    config = yaml.safe_load((fixtures / "config.yaml").read_text())
-    config["prediction_params"] = {"rnn_params": {"num_features": meta["num_features"], "num_layers": 1,
-                                                  "dropout": 0}, "num_frames": 4, "init_frames": 1,
-                                   "predict_variance": False}
-    (root / "config.yaml").write_text(yaml.safe_dump(config))
-    inputs = np.load(fixtures / "inputs.npz")
-    to_frames = lambda video: np.rint(video[0].transpose(1, 2, 3, 0) * 255).astype(np.uint8)  # noqa: E731
-    write_image(root / "source.png", to_frames(inputs["source"])[0])
-    for index, frame in enumerate(to_frames(inputs["driving"])):
-        write_image(root / "clip" / f"{index:06d}.png", frame)
-    return root
 
 
 def read_frames(path: Path) -> np.ndarray:
