@@ -83,11 +83,9 @@ class AnimateRequest:
 
     def smoothing(self) -> Smoothing | None:
         """Temporal smoothing of the driving motion (``smooth_strength`` alone turns it on)."""
-        if not self.smooth and self.smooth_strength is None:
-            return None
-        from animcli.smoothing import DEFAULT_STRENGTH, Smoothing
+        from animcli.smoothing import Smoothing
 
-        return Smoothing(strength=DEFAULT_STRENGTH if self.smooth_strength is None else self.smooth_strength)
+        return Smoothing.from_options(self.smooth, self.smooth_strength)
 
     def trim(self) -> Trim | None:
         """The part of the driving video to use (None: all of it); raises on a malformed time."""

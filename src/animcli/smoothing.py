@@ -52,6 +52,13 @@ class Smoothing:
         if not (self.strength >= 1 and math.isfinite(self.strength)):
             raise AnimcliError(f"--smooth-strength is in frames and must be at least 1, got {self.strength}")
 
+    @classmethod
+    def from_options(cls, smooth: bool, strength: float | None, causal: bool = False) -> Smoothing | None:
+        """``--smooth`` / ``--smooth-strength`` as one value (a strength alone turns smoothing on)."""
+        if not smooth and strength is None:
+            return None
+        return cls(strength=DEFAULT_STRENGTH if strength is None else strength, causal=causal)
+
     def smoother(self, keys: Collection[str] | None, fps: float) -> MotionSmoother:
         """A fresh smoother for one video; ``keys`` None smooths every motion entry."""
         if self.causal:

@@ -26,7 +26,6 @@ from animcli.cli.options import (
     SmoothStrengthOption,
     ThreadsOption,
     WorkersOption,
-    smoothing_options,
 )
 from animcli.cli.progress import frame_progress
 
@@ -84,12 +83,14 @@ def evaluate(
         from animcli.engine.batching import parse_batch_size
         from animcli.engines import EngineOptions
         from animcli.evaluation import run
+        from animcli.smoothing import Smoothing
 
         with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt, task=task,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
                          device=device, fp16=fp16, batch_size=parse_batch_size(batch_size), backend=backend,
-                         threads=threads, resize_gt=resize_gt, smoothing=smoothing_options(smooth, smooth_strength),
+                         threads=threads, resize_gt=resize_gt,
+                         smoothing=Smoothing.from_options(smooth, smooth_strength),
                          on_progress=on_progress, engine=engine and EngineOptions(engine, workers, address))
         report.print_table(Console(stderr=True))
     if json_output:

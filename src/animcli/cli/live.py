@@ -22,7 +22,6 @@ from animcli.cli.options import (
     SizeOption,
     SmoothOption,
     SmoothStrengthOption,
-    smoothing_options,
 )
 
 
@@ -70,9 +69,10 @@ def live(
         from animcli.loading import load_model
         from animcli.media import read_image
         from animcli.models.base import TransferOptions
+        from animcli.smoothing import Smoothing
 
         # Live input has no future frames to look at: smoothing is causal (One-Euro).
-        smoothing = smoothing_options(smooth, smooth_strength, causal=True)
+        smoothing = Smoothing.from_options(smooth, smooth_strength, causal=True)
         options = LiveOptions(find_best_frame=find_best_frame, crop=crop, paste_back=paste_back,
                               side_by_side=side_by_side, smoothing=smoothing, max_frames=max_frames,
                               max_seconds=max_seconds)

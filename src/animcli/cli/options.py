@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from animcli.choices import Backend, Engine, Normalization, TransferMode
-
-if TYPE_CHECKING:
-    from animcli.smoothing import Smoothing
 
 MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
 
@@ -54,13 +51,6 @@ SmoothStrengthOption = Annotated[float | None, typer.Option(
                               "jitter but rounds off quick motion.")]
 
 
-def smoothing_options(smooth: bool, strength: float | None, causal: bool = False) -> Smoothing | None:
-    """``--smooth``/``--smooth-strength`` as library options (a strength alone turns smoothing on)."""
-    from animcli.smoothing import DEFAULT_STRENGTH, Smoothing
-
-    if not smooth and strength is None:
-        return None
-    return Smoothing(strength=DEFAULT_STRENGTH if strength is None else strength, causal=causal)
 BatchSizeOption = Annotated[str | None, typer.Option(
     "--batch-size", help="Frames per forward pass: a number, or auto (from free GPU memory on CUDA). "
                          "Default: 8 on CUDA, 1 on CPU.")]
