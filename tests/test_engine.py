@@ -74,6 +74,21 @@ def test_cli_backends_write_the_same_frames(reference_dir: Path, tmp_path: Path,
     assert np.abs(written["torch"].astype(int) - written["onnxruntime"].astype(int)).max() <= 1
 
 
+@pytest.mark.slow
+def test_compiled_torch_backend_writes_the_same_frames(tmp_path: Path) -> None:
+    """``--compile`` (torch.compile; inductor on the CPU, ~40 s for the demo model) against eager torch."""
+    source, driving = write_inputs(tmp_path, 64, frames=5)
+    written = {}
+    for name, flags in (("eager", []), ("compiled", ["--compile"])):
+        out = tmp_path / name
+        result = runner.invoke(app, ["animate", str(source), str(driving), "-o", f"{out}/", "--quiet", "--model",
+                                     "demo", "--backend", "torch", "--batch-size", "2", *flags])
+        assert result.exit_code == 0, result.output
+        written[name] = np.stack([read_image(path) for path in sorted(out.glob("*.png"))])
+    assert written["eager"].shape == (5, 64, 64, 3)
+    assert np.abs(written["eager"].astype(int) - written["compiled"].astype(int)).max() <= 1
+
+
 def test_eval_backends_score_alike(reference_dir: Path, shared_dir: Path) -> None:
     scores = {}
     for backend in ("torch", "onnxruntime"):
