@@ -204,3 +204,11 @@ def test_torch_threads_restored(inputs, animator: Animator, tmp_path: Path) -> N
                           LiveOptions(max_frames=2))
     session.run(RecordingSink(str(tmp_path / "t.mp4"), FPS))
     assert torch.get_num_threads() == threads
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_live_runs_on_either_backend(inputs, tmp_path: Path, backend: str) -> None:
+    summary, _ = _live(inputs, "-o", f"{tmp_path / 'frames'}/", "--max-frames", "5", "--backend", backend,
+                       "--threads", "1")
+    assert summary["frames"] == 5 and len(list((tmp_path / "frames").glob("*.png"))) >= 5
+    assert summary["backend"] == backend

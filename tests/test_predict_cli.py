@@ -32,7 +32,8 @@ def predict(model_dir: Path, output: str, *options: str, checkpoint: str = "chec
 
 
 def test_predict_writes_frames_of_the_predicted_motion(model_dir: Path, tmp_path: Path) -> None:
-    result = predict(model_dir, f"{tmp_path}/frames/", "--frames", str(FRAMES), "--batch-size", "2")
+    result = predict(model_dir, f"{tmp_path}/frames/", "--frames", str(FRAMES), "--batch-size", "2",
+                     "--backend", "torch")
     assert result.exit_code == 0, result.output
     frames = read_frames(tmp_path / "frames")
     assert frames.shape == (FRAMES, 64, 64, 3)
@@ -41,6 +42,17 @@ def test_predict_writes_frames_of_the_predicted_motion(model_dir: Path, tmp_path
     model = load_model(model_dir / "checkpoint.pth.tar", device="cpu")
     batches = list(Animator(model, batch_size=FRAMES).predict(read_image(model_dir / "source.png"), FRAMES))
     assert np.array_equal(np.concatenate([b.prediction_uint8 for b in batches]), frames)
+
+
+def test_onnxruntime_backend_predicts_the_same_frames(model_dir: Path, tmp_path: Path) -> None:
+    written = {}
+    for backend in ("torch", "onnxruntime"):
+        result = predict(model_dir, f"{tmp_path}/{backend}/", "--frames", str(FRAMES), "--backend", backend,
+                         "--threads", "1")
+        assert result.exit_code == 0, result.output
+        written[backend] = read_frames(tmp_path / backend).astype(int)
+    assert written["torch"].shape == (FRAMES, 64, 64, 3)
+    assert np.abs(written["torch"] - written["onnxruntime"]).max() <= 1
 
 
 def test_default_length_is_the_trained_one_and_keypoints_can_be_drawn(model_dir: Path, tmp_path: Path) -> None:

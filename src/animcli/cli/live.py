@@ -12,6 +12,7 @@ from animcli.cli.animate import DEFAULT_MODEL
 from animcli.cli.app import app, fail, user_errors
 from animcli.cli.options import (
     AdaptScaleOption,
+    BackendOption,
     CheckpointOption,
     ConfigOption,
     DeviceOption,
@@ -22,6 +23,7 @@ from animcli.cli.options import (
     SizeOption,
     SmoothOption,
     SmoothStrengthOption,
+    ThreadsOption,
 )
 
 
@@ -47,6 +49,8 @@ def live(
     smooth_strength: SmoothStrengthOption = None,
     device: DeviceOption = "auto",
     fp16: Fp16Option = None,
+    backend: BackendOption = "auto",
+    threads: ThreadsOption = None,
     size: SizeOption = None,
     crop: bool = typer.Option(False, "--crop", help="Cut the face out of the source and every camera frame."),
     paste_back: PasteBackOption = False,
@@ -54,7 +58,7 @@ def live(
     max_frames: int = typer.Option(None, "--max-frames", min=1, help="Stop after animating N frames."),
     max_seconds: float = typer.Option(None, "--max-seconds", min=0.001, help="Stop after S seconds."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout at the end (frames, "
-                                                           "dropped, latency_ms_p50/p95, fps)."),
+                                                           "dropped, latency_ms_p50/p95, fps, backend)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line."),
 ) -> None:
     """Animate SOURCE live with a camera: always the newest frame (frames the model cannot keep up with are
@@ -65,7 +69,7 @@ def live(
         raise fail("--json and -o - both write to stdout: choose one")
     with user_errors():
         from animcli.animate import Animator
-        from animcli.live import LiveOptions, LiveSession, open_camera, open_sink
+        from animcli.live import LiveOptions, LiveSession, live_threads, open_camera, open_sink
         from animcli.loading import load_model
         from animcli.media import read_image
         from animcli.models.base import TransferOptions
@@ -80,7 +84,9 @@ def live(
         animation_model = load_model(checkpoint, config, model=model or (None if checkpoint else DEFAULT_MODEL),
                                      device=device)
         transfer = TransferOptions(mode=mode or animation_model.default_mode, adapt_scale=adapt_scale)
-        animator = Animator(animation_model, transfer, batch_size=1, fp16=fp16, size=size)
+        model_device = next(animation_model.parameters()).device
+        animator = Animator(animation_model, transfer, batch_size=1, fp16=fp16, size=size, backend=backend,
+                            threads=threads or live_threads(model_device))
         frames = open_camera(camera)
         session = LiveSession(animator, source_image, frames, options)
         sink = open_sink(output, *session.output_size(), frames.fps)

@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 
 from animcli.cli.app import app, fail, user_errors
-from animcli.cli.options import CheckpointOption, ConfigOption, DeviceOption, Fp16Option, ModelOption, QuietOption
+from animcli.cli.options import (
+    BackendOption,
+    CheckpointOption,
+    ConfigOption,
+    DeviceOption,
+    Fp16Option,
+    ModelOption,
+    QuietOption,
+    ThreadsOption,
+)
 from animcli.cli.progress import frame_progress
 
 
@@ -28,6 +37,8 @@ def predict(
     fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1,
                                    help="Frames per generator pass (default: 8 on CUDA, 1 on CPU)."),
+    backend: BackendOption = "auto",
+    threads: ThreadsOption = None,
     fps: float = typer.Option(None, "--fps", min=0.001,
                               help="Output frame rate (default: the --init clip's, else 25)."),
     show_keypoints: bool = typer.Option(False, "--show-keypoints", help="Draw the predicted keypoints."),
@@ -44,7 +55,7 @@ def predict(
         from animcli.pipeline import OutputStyle
 
         animator = Animator(load_model(checkpoint, config, model=model, device=device), batch_size=batch_size,
-                            fp16=fp16)
+                            fp16=fp16, backend=backend, threads=threads)
         with frame_progress(quiet, "predicting") as on_progress:
             result = predict_files(animator, source, output, num_frames=frames, init=init, fps=fps,
                                    style=OutputStyle(show_keypoints=show_keypoints), on_progress=on_progress)

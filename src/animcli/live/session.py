@@ -57,6 +57,7 @@ class LiveStats:
     outputs: int = 0
     seconds: float = 0.0
     stopped_by: str = "end of input"
+    backend: str = ""
     latencies: list[float] = field(default_factory=list)
 
     def latency_ms(self, percentile: float) -> float | None:
@@ -71,7 +72,7 @@ class LiveStats:
                 "latency_ms_p50": None if p50 is None else round(p50, 1),
                 "latency_ms_p95": None if p95 is None else round(p95, 1),
                 "input_fps": round(self.rate(self.received), 2), "output_fps": round(self.rate(self.outputs), 2),
-                "seconds": round(self.seconds, 2), "stopped_by": self.stopped_by}
+                "seconds": round(self.seconds, 2), "stopped_by": self.stopped_by, "backend": self.backend}
 
     def status_line(self) -> str:
         latency = self.latency_ms(50)
@@ -183,7 +184,7 @@ class LiveSession:
     def run(self, sink: Sink, on_status: Callable[[LiveStats], None] | None = None) -> LiveStats:
         """Run until the input ends, a limit is reached, the window asks to quit or Ctrl-C; the sink is closed
         (a file finalised) in every case but an error, where it is aborted."""
-        stats = LiveStats()
+        stats = LiveStats(backend=self.animator.backend.name)
         mailbox = LatestFrame()
         capture = CaptureThread(self.camera, mailbox)
         results: queue.Queue[tuple[np.ndarray, CapturedFrame] | None] = queue.Queue(OUTPUT_QUEUE)
@@ -271,11 +272,9 @@ class LiveSession:
 
     @contextlib.contextmanager
     def _cpu_threads(self) -> Iterator[None]:
-        """On CPU, leave a core to decoding and output: an intra-op thread that waits for a busy core stalls the
-        whole frame (measured on a loaded 2-core machine: 0.5 fps with 2 threads, 17 fps with 1)."""
+        """torch's intra-op threads as :func:`live_threads` says for the session, restored afterwards."""
         threads = torch.get_num_threads()
-        if self.animator.device.type == "cpu":
-            torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 1) - 1)))
+        torch.set_num_threads(live_threads(self.animator.device) or threads)
         try:
             yield
         finally:
@@ -292,3 +291,12 @@ class LiveSession:
             yield
         finally:
             signal.signal(signal.SIGUSR1, previous)
+
+
+def live_threads(device: torch.device) -> int | None:
+    """Intra-op threads for live work: on CPU, one core is left to decoding and output, because an intra-op
+    thread that waits for a busy core stalls the whole frame (measured on a loaded 2-core machine: 0.5 fps with 2
+    threads, 17 fps with 1); None (the backend's default) elsewhere."""
+    if device.type != "cpu":
+        return None
+    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
