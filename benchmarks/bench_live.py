@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from animcli.animate import Animator
-from animcli.live import LiveOptions, LiveSession, open_camera
+from animcli.live import LiveOptions, LiveSession, live_threads, open_camera
 from animcli.live.sinks import RecordingSink
 from animcli.loading import load_model
 from animcli.media import write_video
@@ -30,8 +30,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--size", type=int, default=64, help="camera frame size (the model resizes)")
     parser.add_argument("--smooth", action="store_true")
+    parser.add_argument("--backend", default="auto", help="as `animcli live --backend`")
+    parser.add_argument("--model-size", type=int, default=None, help="model input size (as `animcli live --size`)")
     args = parser.parse_args()
-    animator = Animator(load_model(model=args.model, device=args.device), batch_size=1)
+    model = load_model(model=args.model, device=args.device)
+    # What `animcli live` builds: one frame per pass, one core left to decoding and output on CPU.
+    animator = Animator(model, batch_size=1, size=args.model_size, backend=args.backend,
+                        threads=live_threads(next(model.parameters()).device))
     source, driving = synth_source_and_driving(seed=0, size=args.size, num_frames=args.frames)
     with tempfile.TemporaryDirectory() as root:
         camera_path = Path(root) / "camera.mp4"
@@ -41,8 +46,8 @@ def main() -> None:
         stats = session.run(RecordingSink(str(Path(root) / "out.mp4"), args.fps))
     summary = stats.as_dict()
     print(json.dumps(summary))
-    print(f"{args.model} on {animator.device}, camera {args.fps:g} fps × {args.frames} frames: "
-          f"{stats.frames} animated, {stats.dropped} dropped, output/input frame rate "
+    print(f"{args.model} on {animator.device} ({animator.backend.name}), camera {args.fps:g} fps × {args.frames} "
+          f"frames: {stats.frames} animated, {stats.dropped} dropped, output/input frame rate "
           f"{summary['output_fps'] / max(summary['input_fps'], 1e-9):.2f}, latency p50 {summary['latency_ms_p50']} ms, "
           f"p95 {summary['latency_ms_p95']} ms")
 
