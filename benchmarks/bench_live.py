@@ -13,8 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from animcli.animate import Animator
-from animcli.live import LiveOptions, LiveSession, live_threads, open_camera
+from animcli.live import LiveOptions, LiveSession, live_animator, open_camera
 from animcli.live.sinks import RecordingSink
 from animcli.loading import load_model
 from animcli.media import write_video
@@ -33,10 +32,8 @@ def main() -> None:
     parser.add_argument("--backend", default="auto", help="as `animcli live --backend`")
     parser.add_argument("--model-size", type=int, default=None, help="model input size (as `animcli live --size`)")
     args = parser.parse_args()
-    model = load_model(model=args.model, device=args.device)
-    # What `animcli live` builds: one frame per pass, one core left to decoding and output on CPU.
-    animator = Animator(model, batch_size=1, size=args.model_size, backend=args.backend,
-                        threads=live_threads(next(model.parameters()).device))
+    animator = live_animator(load_model(model=args.model, device=args.device), size=args.model_size,
+                             backend=args.backend)
     source, driving = synth_source_and_driving(seed=0, size=args.size, num_frames=args.frames)
     with tempfile.TemporaryDirectory() as root:
         camera_path = Path(root) / "camera.mp4"

@@ -68,8 +68,7 @@ def live(
     if json_output and output == "-":
         raise fail("--json and -o - both write to stdout: choose one")
     with user_errors():
-        from animcli.animate import Animator
-        from animcli.live import LiveOptions, LiveSession, live_threads, open_camera, open_sink
+        from animcli.live import LiveOptions, LiveSession, live_animator, open_camera, open_sink
         from animcli.loading import load_model
         from animcli.media import read_image
         from animcli.models.base import TransferOptions
@@ -84,9 +83,7 @@ def live(
         animation_model = load_model(checkpoint, config, model=model or (None if checkpoint else DEFAULT_MODEL),
                                      device=device)
         transfer = TransferOptions(mode=mode or animation_model.default_mode, adapt_scale=adapt_scale)
-        model_device = next(animation_model.parameters()).device
-        animator = Animator(animation_model, transfer, batch_size=1, fp16=fp16, size=size, backend=backend,
-                            threads=threads or live_threads(model_device))
+        animator = live_animator(animation_model, transfer, fp16=fp16, size=size, backend=backend, threads=threads)
         frames = open_camera(camera)
         session = LiveSession(animator, source_image, frames, options)
         sink = open_sink(output, *session.output_size(), frames.fps)

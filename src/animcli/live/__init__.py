@@ -6,8 +6,18 @@ to a virtual camera, a window, a file or stdout.
 * :mod:`~animcli.live.session` — the loop: newest frame → model → output, statistics.
 """
 
-from animcli.live.session import LiveOptions, LiveSession, LiveStats, live_threads
+from animcli.live.session import LiveOptions, LiveSession, LiveStats, live_animator, live_threads
 from animcli.live.sinks import Sink, open_sink
 from animcli.live.sources import FrameSource, open_camera
 
-__all__ = ["FrameSource", "LiveOptions", "LiveSession", "LiveStats", "Sink", "live_threads", "open_camera", "open_sink"]
+__all__ = [
+    "FrameSource",
+    "LiveOptions",
+    "LiveSession",
+    "LiveStats",
+    "Sink",
+    "live_animator",
+    "live_threads",
+    "open_camera",
+    "open_sink",
+]

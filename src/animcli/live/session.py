@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from animcli.animate import Animator
+from animcli.choices import Backend
 from animcli.live.sinks import Sink
 from animcli.live.sources import CapturedFrame, CaptureThread, FrameSource, LatestFrame
 from animcli.media import resize, resize_square
-from animcli.models.base import Motion
+from animcli.models.base import AnimationModel, Motion, TransferOptions
 from animcli.smoothing import Smoothing
 from animcli.visualize import side_by_side
 
@@ -300,3 +301,12 @@ def live_threads(device: torch.device) -> int | None:
     if device.type != "cpu":
         return None
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
+
+
+def live_animator(model: AnimationModel, options: TransferOptions | None = None, *, fp16: bool | None = None,
+                  size: int | None = None, backend: Backend = "auto", threads: int | None = None) -> Animator:
+    """The Animator a live session runs: one frame per pass, and (unless ``threads`` says otherwise) the intra-op
+    threads of :func:`live_threads`."""
+    device = next(model.parameters()).device
+    return Animator(model, options, batch_size=1, fp16=fp16, size=size, backend=backend,
+                    threads=threads or live_threads(device))
