@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from animcli.batch import read_manifest
-from animcli.engines import available_cores, run_tasks
-from animcli.engines.local import LocalPool
+from animcli.data.synth import synth_source_and_driving
+from animcli.jobs.batch import read_manifest
+from animcli.jobs.local import LocalPool
+from animcli.jobs.pools import available_cores, run_tasks
 from animcli.media import write_image, write_video
-from animcli.synth import synth_source_and_driving
 
 
 def make_manifest(root: Path, jobs: int, frames: int) -> Path:

@@ -27,16 +27,16 @@ from pathlib import Path
 
 import torch
 
-from animcli.bench import synthetic_frames
-from animcli.loading import random_model
 from animcli.media import open_writer, write_image
 from animcli.models.base import AnimationModel
+from animcli.weights.loading import random_model
+from animcli.workflows.bench import synthetic_frames
 
 CONFIGS = ("fomm-vox-256", "lia-vox", "monkeynet-vox")
 OFFICIAL_LOOP = """
 import sys, time, torch, numpy as np
-from animcli.bench import OfficialLoop, synthetic_frames
-from animcli.loading import load_model
+from animcli.workflows.bench import OfficialLoop, synthetic_frames
+from animcli.weights.loading import load_model
 from animcli.models.base import TransferOptions
 torch.set_num_threads(int(sys.argv[3]))
 model = load_model(sys.argv[1], sys.argv[2], device="cpu")

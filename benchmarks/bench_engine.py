@@ -2,7 +2,7 @@
 
     python benchmarks/bench_engine.py [--frames 8] [--threads 2] [--configs ...] [--rss-model demo]
 
-Part 1 runs ``animcli bench`` (``animcli.bench.run_bench``) for each full-size config with seeded
+Part 1 runs ``animcli bench`` (``animcli.workflows.bench.run_bench``) for each full-size config with seeded
 random weights: the official-style loop and the engine alternate in chunks of a few frames in one process, so
 load from other processes hits both alike. Part 2 animates a 100-frame and a 1,000-frame video end to end
 with ``animcli animate`` (each in a fresh process) and compares their peak RSS: streaming keeps it flat.
@@ -17,9 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from animcli.bench import run_bench, synthetic_frames
-from animcli.loading import random_model
 from animcli.media import open_writer, write_image
+from animcli.weights.loading import random_model
+from animcli.workflows.bench import run_bench, synthetic_frames
 
 CONFIGS = ("fomm-vox-256", "lia-vox", "monkeynet-vox")
 RSS_LENGTHS = (100, 1000)

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from animcli.animate import Animator
-from animcli.configs import resolve_config
+from animcli.inference.animator import Animator
 from animcli.models.base import TransferOptions
+from animcli.models.configs import resolve_config
 from animcli.models.lia import LiaModel, to_signed_range
 
 STATUS = Path("/proc/self/status")

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from bench_lia import measure, report
 
-from animcli.animate import Animator
-from animcli.configs import resolve_config
+from animcli.inference.animator import Animator
 from animcli.models.base import TransferOptions
+from animcli.models.configs import resolve_config
 from animcli.models.liax import LiaxModel
 from animcli.models.liax.model import to_signed_range
 

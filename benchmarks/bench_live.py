@@ -13,12 +13,12 @@ import json
 import tempfile
 from pathlib import Path
 
-from animcli.live import LiveOptions, LiveSession, live_animator, open_camera
-from animcli.live.sinks import RecordingSink
-from animcli.loading import load_model
+from animcli.data.synth import synth_source_and_driving
+from animcli.inference.smoothing import Smoothing
 from animcli.media import write_video
-from animcli.smoothing import Smoothing
-from animcli.synth import synth_source_and_driving
+from animcli.weights.loading import load_model
+from animcli.workflows.live import LiveOptions, LiveSession, live_animator, open_camera
+from animcli.workflows.live.sinks import RecordingSink
 
 
 def main() -> None:

@@ -18,10 +18,10 @@ import time
 import numpy as np
 import torch
 
-from animcli.animate import Animator
-from animcli.bench import synthetic_frames
-from animcli.engine.batching import parse_batch_size
-from animcli.loading import random_model
+from animcli.inference.animator import Animator
+from animcli.inference.batching import parse_batch_size
+from animcli.weights.loading import random_model
+from animcli.workflows.bench import synthetic_frames
 
 CONFIGS = ("fomm-vox-256", "lia-vox", "monkeynet-vox")
 WARMUP_BATCHES = 3

@@ -1,6 +1,6 @@
 """What `animate --smooth` does to a shaken driving video: numbers and the README's before/after figure.
 
-Synthetic clips (``animcli.synth``) are animated with the bundled demo model three ways: the clean clip, the
+Synthetic clips (``animcli.data.synth``) are animated with the bundled demo model three ways: the clean clip, the
 clip with every frame shaken by a random 0–2 px, and the shaken clip with ``--smooth``. Printed per seed and
 mode: the output's jitter (mean |2nd temporal difference| of the pixels, 0–255), its distance to the clean
 clip's result (mean |Δ|) and how much it moves (mean |frame − first frame|). Writes docs/smoothing.png.
@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 import torch
 
-from animcli.animate import Animator
-from animcli.loading import load_model
+from animcli.data.synth import synth_source_and_driving
+from animcli.inference.animator import Animator
+from animcli.inference.smoothing import Smoothing
 from animcli.media import write_image
 from animcli.models.base import AnimationModel, TransferOptions
-from animcli.smoothing import Smoothing
-from animcli.synth import synth_source_and_driving
+from animcli.weights.loading import load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shaking import shake  # noqa: E402

@@ -13,11 +13,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from animcli.animate import PREFETCH_BATCHES, Animator
 from animcli.cli import app
-from animcli.loading import load_model
+from animcli.inference.animator import PREFETCH_BATCHES, Animator
 from animcli.media import open_video, read_image
 from animcli.models.base import TransferOptions
+from animcli.weights.loading import load_model
 
 runner = CliRunner()
 MODE_FLAGS = {
@@ -277,7 +277,7 @@ def test_demo_command_writes_playable_videos(tmp_path: Path) -> None:
 
 
 def test_find_best_frame_uses_face_landmarks_when_installed(face_clip: Path, model_args, tmp_path: Path) -> None:
-    from animcli import faces
+    from animcli.crop import faces
 
     if faces.missing_reason(faces.LANDMARKS_FILE) is not None:
         pytest.skip(f"face landmarker not installed: {faces.missing_reason(faces.LANDMARKS_FILE)}")

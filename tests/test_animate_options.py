@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from animcli.cli import app
+from animcli.data.synth import synth_source_and_driving
 from animcli.media import DEFAULT_FRAME_DIR_FPS, FrameDirWriter, open_video, probe_video, read_image, write_image
 from animcli.media.trim import Trim, parse_time
-from animcli.synth import synth_source_and_driving
 
 runner = CliRunner()
 SIZE = 64  # the demo model's
@@ -118,9 +118,9 @@ def test_audio_is_kept_from_the_trim_start_or_its_loss_is_said(shared_dir: Path,
 
 
 def test_crop_progress_knows_its_total(shared_dir: Path, tmp_path: Path) -> None:
-    from animcli.animate import Animator
-    from animcli.loading import load_model
-    from animcli.pipeline import animate_files
+    from animcli.inference.animator import Animator
+    from animcli.weights.loading import load_model
+    from animcli.workflows.animate_files import animate_files
 
     samples = shared_dir / "samples" / "lia-demo" / "vox"
     reports: list[tuple[int, int | None]] = []

@@ -16,14 +16,14 @@ import typer
 from typer.testing import CliRunner
 from worker_tasks import DieTimes, VisibleGpus
 
-from animcli.batch.manifest import read_manifest
 from animcli.cli import app
-from animcli.engines import EngineOptions, available_cores, open_pool, run_tasks, wants_cuda
-from animcli.engines.local import LocalPool
-from animcli.engines.tasks import threads_per_worker
+from animcli.data.synth import synth_source_and_driving
+from animcli.jobs.local import LocalPool
+from animcli.jobs.manifest import read_manifest
+from animcli.jobs.pools import EngineOptions, available_cores, open_pool, run_tasks, wants_cuda
+from animcli.jobs.tasks import threads_per_worker
 from animcli.media import frame_files, read_image, write_image, write_video
-from animcli.request import AnimateRequest, ModelCache, ModelSpec, run_animation
-from animcli.synth import synth_source_and_driving
+from animcli.workflows.request import AnimateRequest, ModelCache, ModelSpec, run_animation
 
 runner = CliRunner()
 FRAMES = 6

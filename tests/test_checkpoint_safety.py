@@ -9,9 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
+from animcli.weights.checkpoint_io import load_checkpoint_file
 
 
 class FileDropper:

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from animcli.cli import app
 from animcli.crop import Box, CropBox, CropOptions, NoFaceError, crop_source_image, find_segments, paste_back
 from animcli.crop.detectors import get_detector
+from animcli.crop.faces import dlib_available
 from animcli.crop.tubes import track_faces
-from animcli.faces import dlib_available
 from animcli.media import open_video, probe_video, read_image, write_image, write_video
 
 SAMPLE_FACES = ["vox/macron.png", "vox/mona_lisa.png", "vox/monroe.png", "vox/taylor.png",
@@ -199,8 +199,7 @@ def test_paste_back_keeps_size_and_far_pixels(samples: Path) -> None:
 
 
 def test_without_dlib_auto_falls_back_to_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
-    from animcli import faces
-    from animcli.crop import detectors
+    from animcli.crop import detectors, faces
 
     monkeypatch.setattr(faces, "dlib_available", lambda: False)
     assert detectors.get_detector("auto").name == "opencv"

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from animcli.cli import app
 from animcli.crop import CropBox, crop_source_image
 from animcli.crop.detectors import get_detector
+from animcli.crop.faces import dlib_available
 from animcli.crop.track import crop_subpixel
-from animcli.faces import dlib_available
 from animcli.media import open_video, read_image, write_video
 
 runner = CliRunner()

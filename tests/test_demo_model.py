@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from animcli.loading import load_model
+from animcli.data.synth import synth_clip
 from animcli.media import write_image
 from animcli.models.base import AnimationModel
-from animcli.synth import synth_clip
 from animcli.train.validation import reconstruction_l1
+from animcli.weights.loading import load_model
 
 HELD_OUT = range(540, 600)
 SIZE = 64

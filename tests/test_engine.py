@@ -14,18 +14,18 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from animcli.bench import synthetic_frames
 from animcli.cli import app
-from animcli.engine import export as engine_export
-from animcli.engine.backend import make_backend, resolve_backend_name
-from animcli.engine.batching import batch_size_for_memory, parse_batch_size, resolve_batch_size
-from animcli.engine.export import MANIFEST, PER_FRAME_GRAPHS, cached_export, read_manifest
-from animcli.engine.onnxruntime_backend import providers_for
-from animcli.engine.overlap import Background, prefetched
-from animcli.errors import ModelError
-from animcli.files import sha256_of_file
-from animcli.loading import load_model
+from animcli.common.errors import ModelError
+from animcli.common.files import sha256_of_file
+from animcli.inference import export as engine_export
+from animcli.inference.backend_choice import make_backend, resolve_backend_name
+from animcli.inference.backends.onnxruntime_backend import providers_for
+from animcli.inference.batching import batch_size_for_memory, parse_batch_size, resolve_batch_size
+from animcli.inference.export import MANIFEST, PER_FRAME_GRAPHS, cached_export, read_manifest
+from animcli.inference.overlap import Background, prefetched
 from animcli.media import open_video, read_image, write_image
+from animcli.weights.loading import load_model
+from animcli.workflows.bench import synthetic_frames
 
 runner = CliRunner()
 CPU = torch.device("cpu")

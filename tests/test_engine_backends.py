@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from animcli.engine.backend import make_backend
-from animcli.loading import load_model
+from animcli.inference.backend_choice import make_backend
 from animcli.models.base import AnimationModel, TransferOptions, motion_slice
+from animcli.weights.loading import load_model
 
 ATOL = 1e-4
 BACKENDS = ["torch", "onnxruntime"]

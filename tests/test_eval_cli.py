@@ -116,7 +116,7 @@ def test_eval_of_a_checkpoint_trained_by_animcli_train(shared_dir: Path, shapes_
 
 
 def test_face_metrics_without_faces_say_why(shapes_test: Path, tmp_path: Path) -> None:
-    from animcli.faces import dlib_available
+    from animcli.crop.faces import dlib_available
 
     if not dlib_available():
         pytest.skip("the faces extra (dlib) is not installed")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animcli import faces
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
+from animcli.crop import faces
 from animcli.evaluation.metrics import (
     DEFAULT_METRICS,
     UNAVAILABLE_METRICS,

@@ -9,13 +9,13 @@ import pytest
 import torch
 from helpers import assert_close, assert_not_close
 
-from animcli.checkpoint_io import load_checkpoint_file
-from animcli.configs import resolve_config
 from animcli.models.base import TransferOptions, motion_slice
 from animcli.models.blocks import AntiAliasInterpolation2d, kp2gaussian, make_coordinate_grid
+from animcli.models.configs import resolve_config
 from animcli.models.fomm import FommModel, build_discriminator
 from animcli.models.fomm.generator import deform, resize_to
 from animcli.models.keypoint_transfer import hull_scale
+from animcli.weights.checkpoint_io import load_checkpoint_file
 
 KP_ATOL, IMAGE_ATOL, DISC_ATOL = 1e-5, 1e-4, 1e-3
 MODES = {
@@ -176,7 +176,7 @@ def test_functional(fixtures: Path) -> None:
 
 
 def test_checkpoint_that_does_not_fit_the_config_is_refused(fixtures: Path) -> None:
-    from animcli.errors import ModelError
+    from animcli.common.errors import ModelError
 
     config = resolve_config(fixtures / "config.yaml")
     config["model_params"]["kp_detector_params"]["block_expansion"] = 16

@@ -11,9 +11,9 @@ from shaking import shake
 from typer.testing import CliRunner
 
 from animcli.cli import app
+from animcli.data.synth import synth_clip
 from animcli.evaluation.metrics import FrameBatch, FrameJitter, MotionJitter, select_metrics
 from animcli.media import write_video
-from animcli.synth import synth_clip
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("single_thread")

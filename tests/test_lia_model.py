@@ -12,15 +12,15 @@ import test_lia_parity as parity
 import torch
 from helpers import assert_close
 
-from animcli.animate import Animator
-from animcli.checkpoint_io import load_checkpoint_file
-from animcli.configs import resolve_config
-from animcli.errors import ModelError
-from animcli.loading import load_model
+from animcli.common.errors import ModelError
+from animcli.inference.animator import Animator
 from animcli.models import detect_family
 from animcli.models.base import TransferOptions
+from animcli.models.configs import resolve_config
 from animcli.models.lia import Discriminator, LiaArchitecture, LiaModel
 from animcli.models.lia.discriminator import minibatch_stddev
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.loading import load_model
 
 # The fixture-loading fixtures live in test_lia_parity; pytest finds them as module attributes.
 checkpoint = parity.checkpoint

@@ -14,8 +14,8 @@ from test_registry_hub import StandInHub, hub  # noqa: F401 - the stand-in Hub f
 from typer.testing import CliRunner
 
 from animcli.cli import app
-from animcli.fetch import resolve_model_spec
 from animcli.media import read_image
+from animcli.weights.fetch import resolve_model_spec
 
 fixtures_dir = parity.fixtures_dir
 inputs = parity.inputs

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from animcli.checkpoint_io import load_checkpoint_file
-from animcli.configs import resolve_config
-from animcli.errors import ModelError
-from animcli.loading import load_model
+from animcli.common.errors import ModelError
 from animcli.models import detect_family
+from animcli.models.configs import resolve_config
 from animcli.models.liax import LiaxArchitecture, LiaxModel
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.loading import load_model
 
 PUBLISHED_PARAMETERS = 910_571_751
 

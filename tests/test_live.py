@@ -17,14 +17,14 @@ import torch
 from test_crop import face_on_canvas
 from typer.testing import CliRunner
 
-from animcli.animate import Animator
 from animcli.cli import app
-from animcli.live import LiveOptions, LiveSession, open_camera
-from animcli.live.sinks import RecordingSink
-from animcli.live.sources import CapturedFrame, LatestFrame
-from animcli.loading import load_model
+from animcli.data.synth import synth_source_and_driving
+from animcli.inference.animator import Animator
 from animcli.media import open_video, probe_video, read_image, write_image, write_video
-from animcli.synth import synth_source_and_driving
+from animcli.weights.loading import load_model
+from animcli.workflows.live import LiveOptions, LiveSession, open_camera
+from animcli.workflows.live.sinks import RecordingSink
+from animcli.workflows.live.sources import CapturedFrame, LatestFrame
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("single_thread")

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from animcli.animate import Animator
-from animcli.checkpoint_io import load_checkpoint_file
-from animcli.configs import resolve_config
-from animcli.errors import ModelError
-from animcli.loading import load_model
+from animcli.common.errors import ModelError
+from animcli.data.synth import synth_source_and_driving
+from animcli.inference.animator import Animator
 from animcli.models import FAMILIES, AnimationModel, detect_family, family_class
 from animcli.models.base import TransferOptions
+from animcli.models.configs import resolve_config
 from animcli.models.graphs import StateLayout
-from animcli.synth import synth_source_and_driving
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.loading import load_model
 
 FAMILY_NAMES = sorted(FAMILIES)
 

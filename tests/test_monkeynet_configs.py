@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from animcli.configs import resolve_config
 from animcli.models import detect_family
+from animcli.models.configs import resolve_config
 from animcli.models.monkeynet import MonkeyNetModel, build_discriminator
 
 OFFICIAL_CONFIGS = ["moving-gif", "shapes", "actions", "taichi", "nemo", "bair", "vox", "vox-full"]

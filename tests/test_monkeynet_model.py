@@ -14,14 +14,14 @@ import torch
 import yaml
 from helpers import assert_close, assert_not_close
 
-from animcli.checkpoint_io import load_checkpoint_file
-from animcli.configs import resolve_config
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.base import TransferOptions, motion_slice
 from animcli.models.blocks import kp2gaussian
+from animcli.models.configs import resolve_config
 from animcli.models.monkeynet import MonkeyNetModel, build_discriminator, normalize_kp
 from animcli.models.monkeynet.keypoint_detector import gaussian2kp
 from animcli.train.losses import feature_matching, lsgan_discriminator, lsgan_generator
+from animcli.weights.checkpoint_io import load_checkpoint_file
 
 KP_ATOL = 1e-5  # keypoint means and variances
 ATOL = 1e-4  # every other array

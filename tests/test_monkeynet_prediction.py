@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import assert_close
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.monkeynet.prediction import (
     KeypointPredictor,
     PredictionParams,

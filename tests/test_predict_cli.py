@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from animcli.animate import Animator
 from animcli.cli import app
-from animcli.loading import load_model
+from animcli.inference.animator import Animator
 from animcli.media import open_video, read_image, write_image
 from animcli.models.monkeynet.prediction import KeypointPredictor
-from animcli.publishing import convert_checkpoint
+from animcli.weights.loading import load_model
+from animcli.weights.publishing import convert_checkpoint
 
 runner = CliRunner()
 FRAMES = 3

@@ -13,11 +13,11 @@ import pytest
 import torch
 from test_train_tiny import FRAME, tiny_monkeynet_config, write_config
 
-from animcli.animate import Animator
 from animcli.evaluation.videos import open_frames
-from animcli.loading import load_model
+from animcli.inference.animator import Animator
 from animcli.media import open_video, write_image
 from animcli.train import TrainOptions, train
+from animcli.weights.loading import load_model
 
 MONKEYNET_STEPS = 60
 PREDICTED_FRAMES = 12

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from animcli.errors import AnimcliError, ModelError, VideoError
+from animcli.common.errors import AnimcliError, ModelError, VideoError
 from animcli.media import open_video, read_image, write_image, write_video
 from animcli.models.keypoint_transfer import hull_scale, normalize_kp, pose_distance
 

@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from animcli.cli import app
-from animcli.configs import shipped_config_names
-from animcli.errors import RegistryError
-from animcli.fetch import resolve_model_spec
-from animcli.files import sha256_of_file
-from animcli.hub import HubFile, parse_hub_uri
-from animcli.registry import LocalFile, dump_registry, load_registry, tomllib
+from animcli.common.errors import RegistryError
+from animcli.common.files import sha256_of_file
+from animcli.models.configs import shipped_config_names
+from animcli.weights.fetch import resolve_model_spec
+from animcli.weights.hub import HubFile, parse_hub_uri
+from animcli.weights.registry import LocalFile, dump_registry, load_registry, tomllib
 
 PUBLISHED_FOMM = ["vox", "vox-adv", "taichi", "taichi-adv", "mgif", "bair", "fashion", "nemo"]
 

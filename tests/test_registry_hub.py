@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
-from animcli.errors import RegistryError
-from animcli.fetch import list_models, resolve_model_spec
-from animcli.files import sha256_of_file
+from animcli.common.errors import RegistryError
+from animcli.common.files import sha256_of_file
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.fetch import list_models, resolve_model_spec
 
 REPO_TYPE_PREFIXES = {"spaces": "space", "datasets": "dataset"}
 

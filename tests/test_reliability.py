@@ -12,8 +12,8 @@ import yaml
 from typer.testing import CliRunner
 
 from animcli.cli import app
-from animcli.configs import resolve_config
 from animcli.media import write_image, write_video
+from animcli.models.configs import resolve_config
 
 DEMO = ["--model", "demo", "--device", "cpu", "--quiet"]
 
@@ -178,12 +178,12 @@ def test_directory_as_checkpoint_says_so(inputs, tmp_path: Path) -> None:
 
 
 def test_unexpected_errors_are_one_line_unless_debugging(inputs, tmp_path: Path, monkeypatch) -> None:
-    import animcli.pipeline
+    import animcli.workflows.animate_files
 
     def explode(*args, **kwargs):
         raise RuntimeError("kaboom\nsecond line")
 
-    monkeypatch.setattr(animcli.pipeline, "animate_files", explode)
+    monkeypatch.setattr(animcli.workflows.animate_files, "animate_files", explode)
     result = invoke("animate", *inputs, "-o", tmp_path / "out.mp4", *DEMO)
     assert_one_line_error(result, 1, "unexpected RuntimeError: kaboom (set ANIMCLI_DEBUG=1")
     monkeypatch.setenv("ANIMCLI_DEBUG", "1")

@@ -10,12 +10,12 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
-from animcli.errors import ModelError
-from animcli.loading import load_model
-from animcli.publishing import convert_checkpoint
-from animcli.safetensors_io import load_safetensors_checkpoint, read_safetensors_header
+from animcli.common.errors import ModelError
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.loading import load_model
+from animcli.weights.publishing import convert_checkpoint
+from animcli.weights.safetensors_io import load_safetensors_checkpoint, read_safetensors_header
 
 
 @pytest.fixture()

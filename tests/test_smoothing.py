@@ -13,10 +13,10 @@ from shaking import shake
 from typer.testing import CliRunner
 
 from animcli.cli import app
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
+from animcli.data.synth import synth_source_and_driving
+from animcli.inference.smoothing import CausalSmoother, LookaheadSmoother, Smoothing, smooth_batches
 from animcli.media import open_video, write_image, write_video
-from animcli.smoothing import CausalSmoother, LookaheadSmoother, Smoothing, smooth_batches
-from animcli.synth import synth_source_and_driving
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -131,9 +131,9 @@ def test_smooth_removes_the_shake_but_not_the_motion(shaken_clip, tmp_path: Path
 def test_smooth_with_best_frame_and_paste_back(shaken_clip, shared_dir: Path, tmp_path: Path) -> None:
     """Relative motion is measured from the chosen frame's *smoothed* motion: that frame renders the source's
     own pose exactly, as frame 0 does when no best frame is searched."""
-    from animcli.animate import Animator
-    from animcli.loading import load_model
-    from animcli.pipeline import animate_files
+    from animcli.inference.animator import Animator
+    from animcli.weights.loading import load_model
+    from animcli.workflows.animate_files import animate_files
 
     face = shared_dir / "samples" / "lia-demo" / "vox" / "taylor.png"
     animator = Animator(load_model(model="demo", device="cpu"), smoothing=Smoothing())
@@ -161,9 +161,9 @@ FAMILY_FIXTURES = {
 def test_every_family_exposes_smoothable_motion(reference_dir: Path, family: str) -> None:
     """Each family's smoothable entries are real entries of its driving motion, and smoothing reaches the
     result through the interface alone."""
-    from animcli.animate import Animator
-    from animcli.loading import load_model
+    from animcli.inference.animator import Animator
     from animcli.models.families import FAMILIES
+    from animcli.weights.loading import load_model
 
     checkpoint, config = FAMILY_FIXTURES[family]
     fixtures = reference_dir / family / "fixtures"

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from animcli.cli import app
 from animcli.data import read_video, split_videos
-from animcli.synth import synth_clip, synth_source_and_driving, write_synth_dataset
+from animcli.data.synth import synth_clip, synth_source_and_driving, write_synth_dataset
 
 
 def test_clip_is_a_deterministic_function_of_its_seed() -> None:

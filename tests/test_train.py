@@ -18,12 +18,12 @@ import torch.multiprocessing as mp
 from test_train_tiny import tiny_dataset, tiny_fomm_config, tiny_lia_config, tiny_monkeynet_config, write_config
 from typer.testing import CliRunner
 
-from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
-from animcli.loading import load_model
 from animcli.train import TrainError, TrainOptions, train
-from animcli.train.engine import TrainingRun
+from animcli.train.loop import TrainingRun
 from animcli.train.validation import reconstruction_l1
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.loading import load_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:training WITHOUT the VGG19")
 

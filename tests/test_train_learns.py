@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from test_train_tiny import FRAME, tiny_fomm_config, tiny_monkeynet_config, write_config
 
-from animcli.loading import load_model
 from animcli.media import read_image, resize_square, write_image
 from animcli.train import TrainOptions, train
 from animcli.train.validation import reconstruction_l1
+from animcli.weights.loading import load_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:training WITHOUT the VGG19")
 

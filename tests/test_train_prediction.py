@@ -10,14 +10,14 @@ import yaml
 from test_train_tiny import tiny_dataset, tiny_monkeynet_config, write_config
 from typer.testing import CliRunner
 
-from animcli.checkpoint_io import load_checkpoint_file
 from animcli.cli import app
-from animcli.errors import ModelError
-from animcli.loading import load_model
+from animcli.common.errors import ModelError
 from animcli.models.monkeynet import MonkeyNetModel
 from animcli.models.monkeynet.prediction import DEFAULT_PREDICTION_PARAMS
 from animcli.train import TrainOptions, train
-from animcli.train.engine import RESUME_KEY
+from animcli.train.loop import RESUME_KEY
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.loading import load_model
 
 runner = CliRunner()
 

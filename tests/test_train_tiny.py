@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from animcli.configs import resolve_config
-from animcli.synth import write_synth_dataset
+from animcli.data.synth import write_synth_dataset
+from animcli.models.configs import resolve_config
 
 FRAME = 32
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from animcli.cli.app import reported_warnings
-from animcli.errors import OutputError
+from animcli.common.errors import OutputError
 from animcli.media import (
     VideoError,
     open_video,

@@ -7,7 +7,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from animcli.request import ModelCache
+from animcli.workflows.request import ModelCache
 
 
 @dataclass(frozen=True)

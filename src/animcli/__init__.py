@@ -10,12 +10,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_model": "animcli.loading",
-    "Animator": "animcli.animate",
-    "AnimatedBatch": "animcli.animate",
+    "load_model": "animcli.weights.loading",
+    "Animator": "animcli.inference.animator",
+    "AnimatedBatch": "animcli.inference.animator",
     "TransferOptions": "animcli.models.base",
     "AnimationModel": "animcli.models.base",
-    "animate_files": "animcli.pipeline",
+    "animate_files": "animcli.workflows.animate_files",
 }
 
 

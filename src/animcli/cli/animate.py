@@ -31,10 +31,10 @@ from animcli.cli.options import (
     ThreadsOption,
 )
 from animcli.cli.progress import frame_progress
-from animcli.request import DEFAULT_MODEL
+from animcli.workflows.request import DEFAULT_MODEL
 
 if TYPE_CHECKING:
-    from animcli.pipeline import AnimationResult
+    from animcli.workflows.animate_files import AnimationResult
 
 def default_output(source: Path) -> Path:
     return Path(f"{source.stem}-animated.mp4")
@@ -97,7 +97,7 @@ def animate(
         if Path(output).exists():
             raise fail(f"{output} already exists; choose the output with -o")
     with user_errors():
-        from animcli.request import AnimateRequest, run_animation
+        from animcli.workflows.request import AnimateRequest, run_animation
 
         request = AnimateRequest(
             source=source, driving=driving, output=output, model=model, checkpoint=checkpoint, config=config,

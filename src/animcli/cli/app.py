@@ -63,11 +63,11 @@ def reported_warnings() -> Iterator[None]:
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """The one error boundary every command runs in: any exception becomes one ``animcli: error:`` line with the
-    exit code documented in :mod:`animcli.errors` (``ANIMCLI_DEBUG=1`` prints the traceback first). SIGTERM is
+    exit code documented in :mod:`animcli.common.errors` (``ANIMCLI_DEBUG=1`` prints the traceback first). SIGTERM is
     handled like Ctrl-C, and the inputs the command opens are protected from being written over."""
-    from animcli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnimcliError, Terminated
-    from animcli.files import run_scope
-    from animcli.interrupts import stop_on_signals
+    from animcli.common.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnimcliError, Terminated
+    from animcli.common.files import run_scope
+    from animcli.common.interrupts import stop_on_signals
 
     try:
         with stop_on_signals(), run_scope(), reported_warnings():
@@ -105,7 +105,7 @@ _PATH_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOT
 
 def describe_failure(exc: BaseException) -> tuple[str, int]:
     """One line and an exit code for an exception the library did not turn into an ``AnimcliError``."""
-    from animcli.errors import EXIT_BAD_INPUT, EXIT_FAILURE
+    from animcli.common.errors import EXIT_BAD_INPUT, EXIT_FAILURE
 
     if isinstance(exc, OSError) and exc.errno is not None:
         where = f": {exc.filename}" if exc.filename else ""

@@ -38,10 +38,10 @@ def batch(
     (a malformed manifest is reported with its line number before any job runs).
     """
     with user_errors():
-        from animcli.batch import read_manifest, run_batch
-        from animcli.engines import EngineOptions
-        from animcli.errors import AnimcliError
-        from animcli.files import atomic_path
+        from animcli.common.errors import AnimcliError
+        from animcli.common.files import atomic_path
+        from animcli.jobs.batch import read_manifest, run_batch
+        from animcli.jobs.pools import EngineOptions
 
         options = EngineOptions(engine or "local", workers, address, retries)
         jobs = read_manifest(jobs_file)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from animcli.choices import TransferMode
 from animcli.cli.app import app, fail, user_errors
 from animcli.cli.options import (
     BackendOption,
@@ -16,6 +15,7 @@ from animcli.cli.options import (
     ModelOption,
     ThreadsOption,
 )
+from animcli.common.choices import TransferMode
 
 
 @app.command("bench")
@@ -41,10 +41,10 @@ def bench(
     with user_errors():
         import json
 
-        from animcli.bench import run_bench
-        from animcli.engine.batching import parse_batch_size
-        from animcli.loading import load_model, random_model
+        from animcli.inference.batching import parse_batch_size
         from animcli.models.base import TransferOptions
+        from animcli.weights.loading import load_model, random_model
+        from animcli.workflows.bench import run_bench
 
         animation_model = (random_model(config, device="cpu") if model is None and checkpoint is None
                            else load_model(checkpoint, config, model=model, device="cpu"))

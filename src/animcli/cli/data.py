@@ -27,7 +27,7 @@ def synth(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise fail(f"{out} exists and is not empty; choose a new directory")
     with user_errors():
-        from animcli.synth import write_synth_dataset
+        from animcli.data.synth import write_synth_dataset
 
         num_train, num_test = write_synth_dataset(out, videos, size, frames, seed, test_fraction)
     typer.echo(f"wrote {num_train} train and {num_test} test videos ({frames} frames of {size}x{size}) to {out}",

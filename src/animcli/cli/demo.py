@@ -21,7 +21,7 @@ def demo(
 ) -> None:
     """Animate a generated source image with a generated driving video using the bundled demo model."""
     with user_errors():
-        from animcli.demo import run_demo
+        from animcli.workflows.demo import run_demo
 
         with frame_progress(quiet, "demo") as on_progress:
             result = run_demo(out, seed=seed, num_frames=frames, device=device, on_progress=on_progress)

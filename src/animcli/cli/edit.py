@@ -57,9 +57,9 @@ def edit(
 ) -> None:
     """Edit SOURCE's head pose, mouth or eyes along the model's motion directions (default model: liax)."""
     with user_errors():
-        from animcli.editing import edit_files, is_video
-        from animcli.loading import load_model
-        from animcli.pipeline import OutputStyle
+        from animcli.weights.loading import load_model
+        from animcli.workflows.animate_files import OutputStyle
+        from animcli.workflows.edit import edit_files, is_video
 
         video_output = is_video(source) or bool(sweep)
         if output is None:

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from animcli.choices import EvaluationTask
 from animcli.cli.app import app, fail, user_errors
 from animcli.cli.options import (
     AddressOption,
@@ -28,6 +27,7 @@ from animcli.cli.options import (
     WorkersOption,
 )
 from animcli.cli.progress import frame_progress
+from animcli.common.choices import EvaluationTask
 
 METRICS_HELP = ("Comma-separated metrics: l1, akd, aed (mean |Δ| of embeddings, as in the papers' tables), "
                 "aed-ssd (sum of squared Δ), mkr, jitter (= jitter-motion, jitter-frames: mean |2nd temporal "
@@ -80,10 +80,10 @@ def evaluate(
     with user_errors():
         from rich.console import Console
 
-        from animcli.engine.batching import parse_batch_size
-        from animcli.engines import EngineOptions
         from animcli.evaluation import run
-        from animcli.smoothing import Smoothing
+        from animcli.inference.batching import parse_batch_size
+        from animcli.inference.smoothing import Smoothing
+        from animcli.jobs.pools import EngineOptions
 
         with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt, task=task,

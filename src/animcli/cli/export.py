@@ -28,9 +28,9 @@ def export(
     if (model is None) == (checkpoint is None):
         raise fail("give one of --model or --checkpoint")
     with user_errors():
-        from animcli.engine.export import export_to_directory
-        from animcli.files import sha256_of_file
-        from animcli.loading import build_model, read_checkpoint
+        from animcli.common.files import sha256_of_file
+        from animcli.inference.export import export_to_directory
+        from animcli.weights.loading import build_model, read_checkpoint
 
         resolved = read_checkpoint(checkpoint, config, model=model)
         animation_model = build_model(resolved, device="cpu")

@@ -68,11 +68,11 @@ def live(
     if json_output and output == "-":
         raise fail("--json and -o - both write to stdout: choose one")
     with user_errors():
-        from animcli.live import LiveOptions, LiveSession, live_animator, open_camera, open_sink
-        from animcli.loading import load_model
+        from animcli.inference.smoothing import Smoothing
         from animcli.media import read_image
         from animcli.models.base import TransferOptions
-        from animcli.smoothing import Smoothing
+        from animcli.weights.loading import load_model
+        from animcli.workflows.live import LiveOptions, LiveSession, live_animator, open_camera, open_sink
 
         # Live input has no future frames to look at: smoothing is causal (One-Euro).
         smoothing = Smoothing.from_options(smooth, smooth_strength, causal=True)

@@ -44,7 +44,7 @@ def list_command(
 
     Sizes the registry does not record are asked from the Hub when it can be reached."""
     with user_errors():
-        from animcli.fetch import list_models
+        from animcli.weights.fetch import list_models
 
         listings = list_models()
         if as_json:
@@ -70,7 +70,7 @@ def pull_command(
 ) -> None:
     """Download a model into the Hugging Face cache (HF_HOME) and print its local path."""
     with user_errors():
-        from animcli.fetch import resolve_model_spec
+        from animcli.weights.fetch import resolve_model_spec
 
         typer.echo(str(resolve_model_spec(name).checkpoint))
 
@@ -83,7 +83,7 @@ def import_command(
 ) -> None:
     """Register a hand-downloaded checkpoint for `--model NAME` (it is loaded first, as a check)."""
     with user_errors():
-        from animcli.publishing import import_model
+        from animcli.weights.publishing import import_model
 
         registry_file = import_model(name, path, config)
         typer.echo(f"registered {name} -> {path.expanduser().resolve()} in {registry_file}")
@@ -104,7 +104,7 @@ def convert_command(
 ) -> None:
     """Convert a checkpoint to safetensors, with its family and config in the file's header."""
     with user_errors():
-        from animcli.publishing import convert_checkpoint
+        from animcli.weights.publishing import convert_checkpoint
 
         header = convert_checkpoint(source, output, config, trust_pickle=trust_pickle)
         config_note = "config included" if header.config else "no config: pass --config when loading"
@@ -120,6 +120,6 @@ def push_command(
 ) -> None:
     """Upload a model as safetensors, with its config and a model card, to your own Hub repository."""
     with user_errors():
-        from animcli.publishing import push_model
+        from animcli.weights.publishing import push_model
 
         typer.echo(push_model(name, repo_id, config=config, private=private))

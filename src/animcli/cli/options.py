@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from animcli.choices import Backend, Engine, Normalization, TransferMode
+from animcli.common.choices import Backend, Engine, Normalization, TransferMode
 
 MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
 

@@ -49,10 +49,10 @@ def predict(
     if (model is None) == (checkpoint is None):
         raise fail("give one of --model or --checkpoint")
     with user_errors():
-        from animcli.animate import Animator
-        from animcli.image_to_video import predict_files
-        from animcli.loading import load_model
-        from animcli.pipeline import OutputStyle
+        from animcli.inference.animator import Animator
+        from animcli.weights.loading import load_model
+        from animcli.workflows.animate_files import OutputStyle
+        from animcli.workflows.predict import predict_files
 
         animator = Animator(load_model(checkpoint, config, model=model, device=device), batch_size=batch_size,
                             fp16=fp16, backend=backend, threads=threads)

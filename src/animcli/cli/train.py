@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from animcli.choices import TrainingTask
 from animcli.cli.app import app, user_errors
 from animcli.cli.options import DeviceOption, QuietOption
+from animcli.common.choices import TrainingTask
 
 
 class Perceptual(str, Enum):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
 from animcli.media import resize_square
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from animcli.common.errors import AnimcliError
 from animcli.crop.boxes import Box, CropBox
 from animcli.crop.detectors import detect_people, get_detector
 from animcli.crop.options import AUTO, CropOptions, NoFaceError
 from animcli.crop.track import TrackedSegment, tracked_segment
 from animcli.crop.tubes import MotionBounds, Segment, segments_from_trajectories, select_faces, track_faces
-from animcli.errors import AnimcliError
 from animcli.media import VideoReader, VideoWriter, open_writer
 
 # ----------------------------------------------------------------------------------------------- images

@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animcli import faces
+from animcli.common.errors import AnimcliError
+from animcli.crop import faces
 from animcli.crop.boxes import Box
-from animcli.errors import AnimcliError
 
 DETECTORS = ("auto", "dlib-hog", "dlib-mmod", "opencv")
 # The official crop script detects on frames no larger than this (longer side), for speed.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from animcli.common.errors import AnimcliError
 from animcli.crop.boxes import Box
 from animcli.crop.detectors import DETECTORS
-from animcli.errors import AnimcliError
 
 AUTO = "auto"
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from animcli.common.errors import AnimcliError
 from animcli.crop.cutting import (
     find_segments,
     image_crop_boxes,
@@ -16,7 +17,6 @@ from animcli.crop.cutting import (
 )
 from animcli.crop.options import CropOptions
 from animcli.crop.tubes import Segment
-from animcli.errors import AnimcliError
 from animcli.media import IMAGE_SUFFIXES, STDIO, open_video, read_image, write_image
 
 DEFAULT_VIDEO_OUTPUT = Path("crop.mp4")

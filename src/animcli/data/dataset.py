@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from animcli.common.errors import AnimcliError
 from animcli.data.augment import Augmentation, fit_frames
 from animcli.data.videos import list_videos, read_frame_pair
-from animcli.errors import AnimcliError
 
 ItemKey = tuple[int, int]  # (item index, item seed)
 TEST_FRACTION = 0.2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
 from animcli.evaluation.metrics import Metric
 from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import list_videos, open_frames

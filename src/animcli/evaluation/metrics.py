@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from animcli import faces
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
+from animcli.crop import faces
 
 
 class FrameBatch:

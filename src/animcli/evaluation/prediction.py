@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from animcli.animate import Animator
 from animcli.evaluation.metrics import Metric
 from animcli.evaluation.reconstruct import frame_writer
 from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import open_frames
+from animcli.inference.animator import Animator
 from animcli.media import resize_square
 from animcli.models.base import AnimationModel
 

@@ -1,7 +1,7 @@
 """The papers' evaluation protocol: rebuild every test video from its first frame and the raw motion of
 each frame (``model.reconstruction_options()``, absolute transfer), scoring frames as they are produced.
 
-Reconstruction runs through the same streaming :class:`~animcli.animate.Animator` as ``animate``, so memory
+Reconstruction runs through the same streaming :class:`~animcli.inference.animator.Animator` as ``animate``, so memory
 does not grow with a video's length: metrics accumulate per frame batch.
 """
 
@@ -11,13 +11,13 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from animcli.animate import Animator
 from animcli.evaluation.metrics import Metric
 from animcli.evaluation.report import VideoRecord
 from animcli.evaluation.videos import open_frames
+from animcli.inference.animator import Animator
+from animcli.inference.smoothing import Smoothing
 from animcli.media import DEFAULT_FRAME_DIR_FPS, FrameDirWriter
 from animcli.models.base import AnimationModel
-from animcli.smoothing import Smoothing
 
 
 def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,

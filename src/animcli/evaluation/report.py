@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
 from animcli.evaluation.metrics import FrameBatch, Metric, RunningMean
 
 #: Above this many videos the table shows only the overall row (every video is in the JSON).

@@ -8,9 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from animcli.choices import EvaluationTask
-from animcli.engines import EngineOptions
-from animcli.errors import AnimcliError
+from animcli.common.choices import EvaluationTask
+from animcli.common.errors import AnimcliError
 from animcli.evaluation.compare import compare_videos, matched_videos
 from animcli.evaluation.metrics import select_metrics
 from animcli.evaluation.prediction import predict_videos
@@ -18,8 +17,9 @@ from animcli.evaluation.reconstruct import reconstruct_videos
 from animcli.evaluation.report import Report, VideoRecord
 from animcli.evaluation.sharded import reconstruct_sharded
 from animcli.evaluation.videos import list_videos
-from animcli.request import ModelSpec
-from animcli.smoothing import Smoothing
+from animcli.inference.smoothing import Smoothing
+from animcli.jobs.pools import EngineOptions
+from animcli.workflows.request import ModelSpec
 
 #: frames per batch when scoring existing videos (no model to fit in memory).
 COMPARISON_BATCH_SIZE = 8
@@ -41,7 +41,7 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
     ``on_progress(done, total)`` is called after every video. ``resize_gt`` scores ``gt`` frames resized to the
     predictions' size instead of refusing a size mismatch. ``smoothing`` smooths each video's motion as
     ``animate --smooth`` does (not the papers' protocol: it shows what smoothing does to the scores).
-    ``batch_size``, ``backend`` and ``threads`` are the :class:`~animcli.animate.Animator`'s (a batch size of
+    ``batch_size``, ``backend`` and ``threads`` are the :class:`~animcli.inference.animator.Animator`'s (a batch size of
     ``"auto"`` scores existing videos ``COMPARISON_BATCH_SIZE`` frames at a time).
     With ``engine`` the reconstructions are spread over its workers (same records; see
     :mod:`~animcli.evaluation.sharded`).

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from animcli.engines import EngineOptions, open_pool, run_tasks
-from animcli.engines.tasks import worker_threads
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
 from animcli.evaluation.metrics import Metric, select_metrics
 from animcli.evaluation.reconstruct import reconstruct_videos
 from animcli.evaluation.report import VideoRecord
-from animcli.request import ModelCache, ModelSpec
-from animcli.smoothing import Smoothing
+from animcli.inference.smoothing import Smoothing
+from animcli.jobs.pools import EngineOptions, open_pool, run_tasks
+from animcli.jobs.tasks import worker_threads
+from animcli.workflows.request import ModelCache, ModelSpec
 
 
 @dataclass(frozen=True)

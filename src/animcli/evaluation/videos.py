@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from animcli.common.errors import AnimcliError
 from animcli.data.videos import list_videos as list_video_paths
 from animcli.data.videos import split_strip
-from animcli.errors import AnimcliError
 from animcli.media import IMAGE_SUFFIXES, open_video, read_image
 
 

@@ -2,7 +2,7 @@
 holds), ``readers`` (files, frame directories, stdin) and ``writers`` (encoded files, stdout, frame
 directories)."""
 
-from animcli.errors import VideoError
+from animcli.common.errors import VideoError
 from animcli.media.images import IMAGE_SUFFIXES, read_image, resize, resize_square, write_image
 from animcli.media.probe import DEFAULT_FRAME_DIR_FPS, VideoInfo, probe_video
 from animcli.media.readers import STDIO, VIDEO_SUFFIXES, VideoReader, frame_files, open_video

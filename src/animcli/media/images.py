@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animcli.errors import VideoError
-from animcli.files import atomic_path, note_input
+from animcli.common.errors import VideoError
+from animcli.common.files import atomic_path, note_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import imageio_ffmpeg
 
-from animcli.errors import VideoError
+from animcli.common.errors import VideoError
 from animcli.media.images import require_file
 
 DEFAULT_FRAME_DIR_FPS = 25.0

@@ -15,9 +15,9 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from animcli.errors import VideoError
-from animcli.files import note_input
-from animcli.interrupts import raise_if_stopped
+from animcli.common.errors import VideoError
+from animcli.common.files import note_input
+from animcli.common.interrupts import raise_if_stopped
 from animcli.media.images import IMAGE_SUFFIXES, read_image, require_file
 from animcli.media.probe import DEFAULT_FRAME_DIR_FPS, last_line, probe
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
 from animcli.media.readers import VideoReader
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")

@@ -27,9 +27,9 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from animcli.errors import OutOfSpaceError, OutputError, VideoError
-from animcli.files import check_output, make_parent, temporary_sibling
-from animcli.interrupts import raise_if_stopped
+from animcli.common.errors import OutOfSpaceError, OutputError, VideoError
+from animcli.common.files import check_output, make_parent, temporary_sibling
+from animcli.common.interrupts import raise_if_stopped
 from animcli.media.images import check_frame
 from animcli.media.probe import has_audio, last_line
 from animcli.media.readers import STDIO

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from animcli.choices import Normalization, TransferMode
-from animcli.errors import ModelError
+from animcli.common.choices import Normalization, TransferMode
+from animcli.common.errors import ModelError
 from animcli.models.graphs import InferenceGraphs, generic_graphs
 
 Motion = dict[str, Tensor]
@@ -33,7 +33,7 @@ Motion = dict[str, Tensor]
 class TransferOptions:
     """How driving motion is transferred onto the source.
 
-    mode: see ``animcli.choices``.
+    mode: see ``animcli.common.choices``.
     adapt_scale: scale relative motion by the ratio of source to driving keypoint spread
     (``None`` = the family's default; families without the notion reject ``True``).
     edits: (direction index, offset) pairs added to the source's motion code before transfer (families with a
@@ -70,7 +70,7 @@ class AnimationModel(nn.Module, ABC):
     family: ClassVar[str]
     #: whether ``TransferOptions.adapt_scale`` means anything for this family.
     supports_adapt_scale: ClassVar[bool] = True
-    #: output normalisations (``animcli.choices``) this family's official code defines.
+    #: output normalisations (``animcli.common.choices``) this family's official code defines.
     normalizations: ClassVar[tuple[Normalization, ...]] = ("frame",)
     #: whether the source's motion can be edited along named directions (``TransferOptions.edits``).
     supports_edits: ClassVar[bool] = False

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 
 Network = TypeVar("Network")
 

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.base import AnimationModel
 
 

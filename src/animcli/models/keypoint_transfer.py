@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.base import Motion
 from animcli.models.blocks import float32_region
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.base import AnimationModel, Motion
 from animcli.models.construction import construct
 from animcli.models.keypoint_transfer import pose_distance

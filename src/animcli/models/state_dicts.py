@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 
 
 def load_strict(module: nn.Module, state_dict: Any, what: str) -> None:

@@ -1,5 +1,5 @@
 """``animcli train``: the papers' training for FOMM, LIA and Monkey-Net, resumable, single- or multi-process."""
 
-from animcli.train.engine import TrainError, TrainingReporter, TrainOptions, TrainResult, train
+from animcli.train.loop import TrainError, TrainingReporter, TrainOptions, TrainResult, train
 
 __all__ = ["TrainError", "TrainOptions", "TrainResult", "TrainingReporter", "train"]

@@ -19,10 +19,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from animcli.common.errors import ModelError
 from animcli.data import Augmentation, DatasetError, read_video, split_videos
 from animcli.data.augment import fit_frames
 from animcli.data.dataset import ItemKey
-from animcli.errors import ModelError
 from animcli.models.monkeynet import MonkeyNetModel, frame_shape
 from animcli.models.monkeynet.prediction import (
     KeypointPredictor,

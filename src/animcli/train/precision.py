@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from animcli.errors import AnimcliError
+from animcli.common.errors import AnimcliError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

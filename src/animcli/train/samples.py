@@ -9,8 +9,8 @@ import numpy as np
 from torch import Tensor
 
 from animcli.media import write_image
+from animcli.media.visualize import draw_keypoints
 from animcli.train.trainer import Preview
-from animcli.visualize import draw_keypoints
 
 BORDER = 2
 

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from animcli.common.errors import ModelError
 from animcli.data import Augmentation, PairSampling, TrainingPairs
-from animcli.errors import ModelError
 from animcli.models.families import get_family
 from animcli.models.keypoints import KeypointModel
 from animcli.models.state_dicts import load_strict

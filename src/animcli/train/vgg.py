@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from animcli.errors import AnimcliError
-from animcli.hub import HubFile, HubSettings, SourceUnavailable, cached_hub_file, download_hub_file
+from animcli.common.errors import AnimcliError
+from animcli.weights.hub import HubFile, HubSettings, SourceUnavailable, cached_hub_file, download_hub_file
 
 HUB_WEIGHTS = HubFile(repo_id="timm/vgg19.tv_in1k", filename="model.safetensors")
 # Convolution widths up to conv5_1; "M" is a 2×2 max-pool. Indices in the Sequential then match torchvision.

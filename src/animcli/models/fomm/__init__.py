@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
-from animcli.choices import TransferMode
+from animcli.common.choices import TransferMode
 from animcli.models import keypoint_transfer
 from animcli.models.base import Motion, TransferOptions
 from animcli.models.fomm.dense_motion import DenseMotionNetwork

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 
 #: channels per resolution of the official networks (encoder, decoder and discriminator).
 OFFICIAL_CHANNELS: Mapping[int, int] = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64,

@@ -14,9 +14,9 @@ from typing import Any
 
 from torch import Tensor
 
-from animcli.configs import resolve_config, shipped_config_names
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.base import Motion, TransferOptions
+from animcli.models.configs import resolve_config, shipped_config_names
 from animcli.models.lia.architecture import CONFIG_KEYS, OFFICIAL_BLUR_KERNEL, LiaArchitecture
 from animcli.models.lia.generator import Generator
 from animcli.models.lia.navigation import LatentNavigationModel, to_signed_range

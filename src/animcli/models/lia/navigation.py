@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from animcli.choices import TRANSFER_MODES, Normalization, TransferMode
-from animcli.errors import ModelError
+from animcli.common.choices import TRANSFER_MODES, Normalization, TransferMode
+from animcli.common.errors import ModelError
 from animcli.models.base import AnimationModel, Motion
 from animcli.models.lia.layers import at_least_float32
 

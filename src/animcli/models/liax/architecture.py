@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 
 #: the encoder's halving ResBlocks in forward order, with (input, output) indices into the four encoder widths.
 OFFICIAL_BLOCKS: Mapping[str, tuple[int, int]] = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.base import Motion, TransferOptions
 from animcli.models.lia.layers import at_least_float32
 from animcli.models.lia.navigation import LatentNavigationModel, to_signed_range

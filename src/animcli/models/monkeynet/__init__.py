@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import Tensor
 
-from animcli.choices import TransferMode
-from animcli.errors import ModelError
+from animcli.common.choices import TransferMode
+from animcli.common.errors import ModelError
 from animcli.models.base import Motion, PredictionSettings, TransferOptions
 from animcli.models.blocks import float32_region
 from animcli.models.keypoints import KeypointModel

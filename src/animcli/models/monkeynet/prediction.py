@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from animcli.errors import ModelError
+from animcli.common.errors import ModelError
 from animcli.models.monkeynet.keypoint_detector import KeypointVariance
 
 Keypoints = dict[str, Tensor]

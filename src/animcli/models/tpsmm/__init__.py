@@ -69,13 +69,19 @@ def build_networks(config: dict[str, Any]) -> dict[str, nn.Module]:
     return networks
 
 
+def _entry(checkpoint: dict[str, Any], name: str) -> dict[str, Any]:
+    entry = checkpoint.get(name)
+    return entry if isinstance(entry, dict) else {}
+
+
 def config_for_checkpoint(config: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, Any]:
     """``config`` with the ResNet and AVD widths the checkpoint's tensors have (they are not in official configs)."""
     widths = {}
-    if isinstance(checkpoint.get("kp_detector"), dict) and "fg_encoder.layer1.0.conv1.weight" in checkpoint["kp_detector"]:
-        widths["resnet18"] = list(resnet_widths(checkpoint["kp_detector"], "fg_encoder."))
-    if isinstance(checkpoint.get("avd_network"), dict) and "id_encoder.6.weight" in checkpoint["avd_network"]:
-        widths["avd_hidden"] = list(avd_hidden_widths(checkpoint["avd_network"]))
+    kp_detector, avd_network = _entry(checkpoint, "kp_detector"), _entry(checkpoint, "avd_network")
+    if "fg_encoder.layer1.0.conv1.weight" in kp_detector:
+        widths["resnet18"] = list(resnet_widths(kp_detector, "fg_encoder."))
+    if "id_encoder.6.weight" in avd_network:
+        widths["avd_hidden"] = list(avd_hidden_widths(avd_network))
     fitted = copy.deepcopy(config)
     fitted["model_params"][WIDTHS_SECTION] = {**_widths(config), **widths}
     return fitted
@@ -158,7 +164,8 @@ class TpsmmModel(AnimationModel):
                  options: TransferOptions) -> Motion:
         if options.mode == "avd":
             assert self.avd_network is not None
-            return {"value": self.avd_network({"fg_kp": source_state.kp["value"]}, {"fg_kp": driving["value"]})["fg_kp"]}
+            rewritten = self.avd_network({"fg_kp": source_state.kp["value"]}, {"fg_kp": driving["value"]})
+            return {"value": rewritten["fg_kp"]}
         adapt = True if options.adapt_scale is None else options.adapt_scale
         return keypoint_transfer.normalize_kp(source_state.kp, driving, initial, relative=options.mode == "relative",
                                               relative_jacobian=False, adapt_scale=adapt)

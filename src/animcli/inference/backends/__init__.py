@@ -1,0 +1,1 @@
+"""The backends that run a family's networks: the interface (base), torch, onnxruntime."""

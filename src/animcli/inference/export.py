@@ -1,0 +1,208 @@
+"""ONNX export of a model's inference graphs, with a JSON manifest, and the export cache the engine uses.
+
+A directory holds ``source_encoder.onnx``, ``driving_encoder.onnx``, ``renderer.onnx`` (large models keep
+their weights in external data files beside them) and ``manifest.json``: family, config, input size, opset,
+precision, the sha256 of the checkpoint when known, the digest of the weights, and every file's size and
+sha256. The engine's cache keys such directories by weights, config, size, precision and animcli/torch
+versions; an entry whose manifest or files do not check out is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+from torch import nn
+
+from animcli import __version__
+from animcli.common.errors import ModelError
+from animcli.common.files import sha256_of_file, temporary_sibling
+from animcli.models.base import AnimationModel
+from animcli.models.blocks import polyphase_upsampling
+from animcli.models.graphs import InferenceGraphs
+
+#: the ONNX opset the graphs are exported at (GridSample needs ≥ 16).
+OPSET = 17
+MANIFEST = "manifest.json"
+GRAPH_NAMES = ("source_encoder", "driving_encoder", "renderer")
+#: what the engine runs per frame (the source is encoded once per run, in torch).
+PER_FRAME_GRAPHS = ("driving_encoder", "renderer")
+PREDICTION = "prediction"
+CACHE_ENV = "ANIMCLI_CACHE_DIR"
+#: bumped whenever the exported graphs change for the same weights (a cache entry of an older form is rebuilt).
+GRAPH_REVISION = 2
+
+
+def weights_digest(model: AnimationModel) -> str:
+    """sha256 over every state-dict entry's name, dtype, shape and values: the weights the graphs embed."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        values = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{values.dtype}:{tuple(values.shape)};".encode())
+        digest.update(values.view(torch.uint8).numpy().data if values.numel() else b"")
+    return digest.hexdigest()
+
+
+def export_onnx(model: AnimationModel, size: int, directory: Path, *, graphs: tuple[str, ...] = GRAPH_NAMES,
+                precision: str = "fp32", checkpoint_sha256: str | None = None,
+                key: str | None = None) -> dict[str, Any]:
+    """Export the model's ``graphs`` at ``size`` into ``directory`` (created) and write the manifest."""
+    if precision != "fp32":
+        raise ModelError(f"ONNX export supports fp32 only (got {precision})")
+    size = model.check_size(size)
+    directory.mkdir(parents=True, exist_ok=True)
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        # The tracer warns about every Python-level shape computation; the graphs' shapes are checked by tests.
+        warnings.simplefilter("ignore")
+        # Exact rewrites that pay off in onnxruntime's kernels (not in eager torch, measured) apply while tracing.
+        with polyphase_upsampling(model):
+            signatures = _export_all(model.inference_graphs(size), directory, graphs)
+    manifest = {
+        "format": "onnx",
+        "family": model.family,
+        "config": model.config,
+        "size": size,
+        "opset": OPSET,
+        "precision": precision,
+        "animcli_version": __version__,
+        "torch_version": torch.__version__,
+        "checkpoint_sha256": checkpoint_sha256,
+        "weights_sha256": weights_digest(model),
+        "key": key,
+        "graphs": signatures,
+        "files": {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of_file(path)}
+                  for path in sorted(directory.iterdir()) if path.name != MANIFEST},
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    return manifest
+
+
+def export_to_directory(model: AnimationModel, size: int, output: Path, *,
+                        checkpoint_sha256: str | None = None) -> dict[str, Any]:
+    """``export_onnx`` into a new or empty directory ``output``, which appears only once complete."""
+    if output.exists() and not (output.is_dir() and not any(output.iterdir())):
+        raise ModelError(f"{output} already exists and is not an empty directory; choose another -o")
+    staging = temporary_sibling(output)
+    try:
+        manifest = export_onnx(model, size, staging, checkpoint_sha256=checkpoint_sha256)
+        if output.exists():
+            output.rmdir()
+        staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _export_all(graphs: InferenceGraphs, directory: Path, names: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
+    frames_axis = {0: "frames"}
+    motion_in = list(graphs.rendered_motion_keys)
+    plans = {
+        "source_encoder": (graphs.source_encoder, (graphs.example_source,), ["source"], graphs.state_names, {}),
+        "driving_encoder": (graphs.driving_encoder, (graphs.example_source.expand(2, -1, -1, -1),), ["frames"],
+                            list(graphs.driving_motion_keys),
+                            {name: frames_axis for name in ["frames", *graphs.driving_motion_keys]}),
+        "renderer": (graphs.renderer, (*graphs.example_state, *graphs.example_motion),
+                     [*graphs.state_names, *motion_in], [PREDICTION],
+                     {name: frames_axis for name in [*motion_in, PREDICTION]}),
+    }
+    signatures = {}
+    for name in names:
+        module, args, inputs, outputs, dynamic = plans[name]
+        path = directory / f"{name}.onnx"
+        _export_graph(module, args, path, inputs, outputs, dynamic)
+        # The exporter drops inputs the graph does not use (e.g. a source image only the torch path keeps).
+        graph = onnx.load(str(path), load_external_data=False).graph
+        signatures[name] = {"inputs": [value.name for value in graph.input],
+                            "outputs": [value.name for value in graph.output]}
+    return signatures
+
+
+def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path, inputs: list[str],
+                  outputs: list[str], dynamic: dict[str, dict[int, str]]) -> None:
+    try:
+        # A failing export prints the whole traced graph (from C++, on file descriptor 1); users get the
+        # one-line reason below instead.
+        with _silenced_stdout():
+            torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
+                              opset_version=OPSET, dynamo=False, dynamic_axes=dynamic, do_constant_folding=True)
+    except Exception as exc:  # the exporter raises many types; users need one line naming the graph
+        raise ModelError(f"could not export the {path.stem} graph to ONNX: {str(exc).splitlines()[0][:300]}") from None
+
+
+@contextlib.contextmanager
+def _silenced_stdout() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def read_manifest(directory: Path, graphs: tuple[str, ...] = GRAPH_NAMES) -> dict[str, Any] | None:
+    """The manifest of an export directory when it lists ``graphs`` and every file it lists checks out, else
+    None."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        files = manifest["files"]
+        for graph in graphs:
+            if f"{graph}.onnx" not in files:
+                return None
+        for name, facts in files.items():
+            path = directory / name
+            if path.stat().st_size != facts["bytes"] or sha256_of_file(path) != facts["sha256"]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return manifest
+
+
+# -- cache --------------------------------------------------------------------------------------------
+def cache_root() -> Path:
+    """``$ANIMCLI_CACHE_DIR``, else ``$XDG_CACHE_HOME/animcli`` (``~/.cache/animcli``), + ``/engine``."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured) / "engine"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "animcli" / "engine"
+
+
+def cache_key(model: AnimationModel, size: int, precision: str) -> str:
+    facts = {"weights": weights_digest(model), "config": model.config, "family": model.family, "size": size,
+             "precision": precision, "opset": OPSET, "revision": GRAPH_REVISION, "animcli": __version__,
+             "torch": torch.__version__}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def cached_export(model: AnimationModel, size: int, precision: str = "fp32") -> Path:
+    """The cache directory holding this model's per-frame graphs at ``size``, exported now when missing or
+    invalid."""
+    key = cache_key(model, size, precision)
+    entry = cache_root() / key
+    manifest = read_manifest(entry, PER_FRAME_GRAPHS) if entry.is_dir() else None
+    if manifest is not None and manifest.get("key") == key:
+        return entry
+    shutil.rmtree(entry, ignore_errors=True)
+    staging = temporary_sibling(entry)
+    try:
+        export_onnx(model, size, staging, graphs=PER_FRAME_GRAPHS, precision=precision, key=key)
+        try:
+            staging.rename(entry)
+        except OSError:  # another process finished the same export first: theirs is as good
+            if read_manifest(entry, PER_FRAME_GRAPHS) is None:
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return entry

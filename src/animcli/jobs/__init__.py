@@ -1,0 +1,1 @@
+"""Running many jobs: the batch manifest, and the worker pools (local processes, Ray actors) they run on."""

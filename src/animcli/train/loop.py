@@ -1,0 +1,391 @@
+"""The training loop shared by every family: run directory, data, steps, logging, checkpoints, exact resume.
+
+A run directory holds ``config.yaml`` (``.json`` for LIA), ``last.pth.tar`` (``last.pt`` for LIA) in the
+family's official layout, ``log.jsonl`` and ``samples/step-NNNNNNN.png``. The checkpoint additionally carries
+an ``animcli_train`` entry (official tools ignore it) with everything an exact resume needs: step and epoch
+position, scheduler and loss-scaler states, and every process's RNG states. Together with the seeded data
+stream (see ``data.dataset``) a resumed run reproduces the uninterrupted run bit for bit on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import yaml
+from torch.utils.data import DataLoader, Dataset
+
+from animcli.common.devices import resolve_device
+from animcli.common.errors import AnimcliError
+from animcli.common.files import atomic_path
+from animcli.data import EpochSampler
+from animcli.models.configs import resolve_config
+from animcli.models.families import FAMILIES
+from animcli.train.distributed import Distributed
+from animcli.train.precision import Precision, resolve_precision
+from animcli.train.samples import write_sample_grid
+from animcli.train.trainer import FamilyTrainer, TrainContext, trainer_class
+from animcli.weights.checkpoint_io import load_checkpoint_file
+from animcli.weights.loading import ResolvedCheckpoint, read_checkpoint
+
+RESUME_KEY = "animcli_train"
+LOG_NAME = "log.jsonl"
+
+
+class TrainError(AnimcliError):
+    """A training run that cannot start or resume."""
+
+
+@dataclass
+class TrainOptions:
+    #: a family (fomm, lia, monkeynet) to train from scratch, or a model to fine-tune: a registry name,
+    #: ``hf://repo_id/filename[@rev]`` or a checkpoint path (its family and, without --config, its config)
+    model: str
+    data: Path
+    out: Path
+    #: "animation" (the networks that animate) or a family's other task, e.g. "prediction" (Monkey-Net)
+    task: str = "animation"
+    config: str | None = None
+    resume: bool = False
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    batch_size: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    num_workers: int = 0
+    perceptual: str = "vgg"
+    vgg_weights: Path | None = None
+    precision: str = "auto"
+
+
+class TrainingReporter(Protocol):
+    """Receives the run's progress; the CLI draws it (the library itself never prints)."""
+
+    def start(self, step: int, epoch: int, total: int) -> None:
+        """Called once before the first step; ``step`` > 0 when the run resumes."""
+
+    def update(self, step: int, epoch: int, losses: dict[str, float]) -> None:
+        """Called after every step with that step's losses."""
+
+
+@dataclass
+class Position:
+    """Where the run is: global step, epoch, and batch within the epoch."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    position: Position
+    stop_reason: str
+    seconds: float
+    last_losses: dict[str, float] = field(default_factory=dict)
+
+
+class RunDir:
+    def __init__(self, path: Path, trainer_cls: type[FamilyTrainer]) -> None:
+        self.path = path
+        self.config = path / f"config{trainer_cls.config_suffix}"
+        self.checkpoint = path / trainer_cls.checkpoint_name
+        self.log = path / LOG_NAME
+        self.samples = path / "samples"
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        text = (json.dumps(config, indent=1) if self.config.suffix == ".json"
+                else yaml.safe_dump(config, sort_keys=False))
+        with atomic_path(self.config) as temporary:
+            temporary.write_text(text)
+
+
+# -------------------------------------------------------------------------------------------- RNG state
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+# ------------------------------------------------------------------------------------------ stop signals
+
+
+class StopRequest:
+    """Ctrl-C / SIGTERM ask the loop to finish the current step, checkpoint and exit; a second Ctrl-C aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+# ------------------------------------------------------------------------------------------------- setup
+
+
+def starting_point(options: TrainOptions) -> tuple[type[FamilyTrainer], ResolvedCheckpoint | None]:
+    """The trainer for the family and task, and the checkpoint to start from when ``--model`` names one
+    (fine-tuning, or the trained model a task builds on)."""
+    if options.model in FAMILIES:
+        trainer_cls = trainer_class(options.model).for_task(options.task)
+        if trainer_cls.starts_from_trained_model:
+            raise TrainError(f"--task {options.task} starts from a trained model: pass its checkpoint, "
+                             "registry name or hf:// address as --model")
+        return trainer_cls, None
+    start = read_checkpoint(config=options.config, model=options.model)
+    return trainer_class(start.family).for_task(options.task), None if options.resume else start
+
+
+def prepare_config(options: TrainOptions, run: RunDir, trainer_cls: type[FamilyTrainer],
+                   start: ResolvedCheckpoint | None = None) -> dict[str, Any]:
+    """Fresh run: the given config, else the starting checkpoint's (+ batch-size override). Resume: the run
+    directory's own config."""
+    if options.resume:
+        if not run.checkpoint.is_file():
+            raise TrainError(_nothing_to_resume(run))
+        return resolve_config(run.config)
+    if run.checkpoint.exists():
+        raise TrainError(f"{run.path} already holds a training run; pass --resume to continue it, "
+                         "or choose another --out")
+    if options.config is None and start is None:
+        raise TrainError("--config is required for a new training run")
+    config = start.config if start is not None and options.config is None else resolve_config(options.config)
+    config = trainer_cls.training_config(config)
+    if options.batch_size is not None:
+        config = trainer_cls.with_batch_size(config, options.batch_size)
+    return config
+
+
+def _nothing_to_resume(run: RunDir) -> str:
+    """Why --resume found no checkpoint: most often the run belongs to another family than --model names."""
+    for family in FAMILIES.values():
+        if family.trainer_module is None:
+            continue
+        if RunDir(run.path, family.trainer_class()).checkpoint.is_file():
+            return f"{run.path} holds a {family.name} training run; resume it with --model {family.name}"
+    return f"nothing to resume: {run.checkpoint} does not exist"
+
+
+def make_loader(dataset: Dataset, sampler: EpochSampler, options: TrainOptions,
+                device: torch.device) -> DataLoader:
+    return DataLoader(
+        dataset, batch_size=sampler.batch_size, sampler=sampler, num_workers=options.num_workers,
+        drop_last=True, pin_memory=device.type == "cuda",
+        # The loader's own seed comes from this generator, not the global RNG, whose draws must depend only on
+        # the training steps (otherwise creating an iterator at a resume point would shift them).
+        generator=torch.Generator().manual_seed(options.seed),
+    )
+
+
+def per_process_batch(batch_size: int, world: Distributed) -> int:
+    if batch_size % world.world_size:
+        raise TrainError(f"batch size {batch_size} is not divisible by the {world.world_size} processes")
+    return batch_size // world.world_size
+
+
+# --------------------------------------------------------------------------------------------- the loop
+
+
+class TrainingRun:
+    """One training run: owns the family trainer, data loader, run directory and position."""
+
+    def __init__(self, options: TrainOptions) -> None:
+        self.options = options
+        self.world = Distributed.from_env()
+        device = self.world.device(resolve_device(options.device))
+        self.world.init(device)
+        self.device = device
+        trainer_cls, start = starting_point(options)
+        self.run = RunDir(options.out, trainer_cls)
+        config = prepare_config(options, self.run, trainer_cls, start)
+        torch.manual_seed(options.seed + self.world.rank)
+        self.precision = Precision(resolve_precision(options.precision, device), device)
+        context = TrainContext(device=device, precision=self.precision, parallel=self.world.parallel,
+                               sync_batch_norm=self.world.sync_batch_norm, perceptual=options.perceptual,
+                               vgg_weights=options.vgg_weights)
+        self.family = trainer_cls(config, context)
+        self.position = Position()
+        # Networks first: a task's training data may come from them (the predictor's keypoints).
+        if options.resume:
+            self.restore(load_checkpoint_file(self.run.checkpoint, map_location=device))
+        elif start is not None:
+            self.family.initialize(start.state)
+        settings = trainer_cls.data_settings(config)
+        self.num_epochs = settings.num_epochs
+        dataset = self.family.training_data(options.data, settings)
+        batch_size = self.family.batch_size_for(len(dataset), settings.batch_size)
+        self.sampler = EpochSampler(len(dataset), per_process_batch(batch_size, self.world), options.seed,
+                                    self.world.rank, self.world.world_size)
+        self.loader = make_loader(dataset, self.sampler, options, device)
+        # Only now that config, networks and data have all been checked does the run directory get written.
+        if self.world.is_main:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            if not options.resume:
+                self.run.write_config(config)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Every process contributes its RNG state; the main process writes the file atomically."""
+        rng_states = self.world.gather({k: v.cpu() for k, v in rng_state(self.device).items()})
+        if not self.world.is_main:
+            return
+        checkpoint = self.family.checkpoint(self.position.epoch, self.position.step)
+        checkpoint[RESUME_KEY] = {
+            "step": self.position.step, "epoch": self.position.epoch, "batch": self.position.batch,
+            "seed": self.options.seed, "world_size": self.world.world_size,
+            "schedulers": self.family.scheduler_states(), "scaler": self.precision.state_dict(),
+            "rng": rng_states,
+        }
+        with atomic_path(self.run.checkpoint, updates_input=True) as temporary:
+            torch.save(checkpoint, temporary)
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(RESUME_KEY)
+        if not isinstance(state, dict):
+            raise TrainError(f"{self.run.checkpoint} was not written by `animcli train`: it cannot be resumed")
+        if state["world_size"] != self.world.world_size or state["seed"] != self.options.seed:
+            raise TrainError(f"the run was started with {state['world_size']} process(es) and --seed "
+                             f"{state['seed']}; resume it with the same settings to continue it exactly")
+        self.family.load(checkpoint, state["schedulers"])
+        self.precision.load_state_dict(state["scaler"])
+        self.position = Position(state["step"], state["epoch"], state["batch"])
+        set_rng_state(state["rng"][self.world.rank], self.device)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def stop_reason(self, started: float, stop: StopRequest) -> str | None:
+        reasons = []
+        if self.options.max_steps is not None and self.position.step >= self.options.max_steps:
+            reasons.append("max steps reached")
+        if self.options.max_minutes is not None and time.monotonic() - started >= 60 * self.options.max_minutes:
+            reasons.append("time limit reached")
+        if stop.requested:
+            reasons.append("interrupted")
+        if self.position.epoch >= self.num_epochs:
+            reasons.append("all epochs done")
+        agreed = self.world.any(bool(reasons), self.device)
+        return (reasons[0] if reasons else "stopped by another process") if agreed else None
+
+    def total_steps(self) -> int:
+        total = self.num_epochs * self.sampler.batches_per_epoch
+        return min(total, self.options.max_steps) if self.options.max_steps is not None else total
+
+    def fit(self, reporter: TrainingReporter | None = None) -> TrainResult:
+        started = time.monotonic()
+        log = TrainingLog(self.run.log, self.options.log_every, enabled=self.world.is_main)
+        reporter = reporter if self.world.is_main else None
+        if reporter is not None:
+            reporter.start(self.position.step, self.position.epoch, self.total_steps())
+        reason = None
+        with StopRequest().installed() as stop:
+            self.family.train_mode()
+            reason = self.stop_reason(started, stop)
+            while reason is None:
+                self.sampler.set_position(self.position.epoch, self.position.batch)
+                for batch in self.batches():
+                    losses = self.family.train_step(**batch)
+                    self.advance()
+                    log.record(self.position, losses, self.family.learning_rates(), time.monotonic() - started)
+                    if reporter is not None:
+                        reporter.update(self.position.step, self.position.epoch, losses)
+                    reason = self.stop_reason(started, stop)
+                    self.periodic_outputs(final=reason is not None)
+                    if reason is not None or self.position.batch == 0:
+                        break
+        # The last step is always in the log, however few steps ran since the last full --log-every group.
+        log.flush(self.position, self.family.learning_rates(), time.monotonic() - started)
+        self.world.barrier()
+        return TrainResult(self.run.checkpoint, self.position, reason, time.monotonic() - started, log.last)
+
+    def batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        for batch in self.loader:
+            yield {name: value.to(self.device, non_blocking=True) for name, value in batch.items()}
+
+    def advance(self) -> None:
+        self.position.step += 1
+        self.position.batch += 1
+        if self.position.batch == self.sampler.batches_per_epoch:
+            self.family.end_epoch()
+            self.position.epoch += 1
+            self.position.batch = 0
+
+    def periodic_outputs(self, final: bool) -> None:
+        step = self.position.step
+        if final or step % self.options.checkpoint_every == 0:
+            self.save()
+        preview = self.family.latest_preview
+        if self.world.is_main and preview is not None and (final or step % self.options.sample_every == 0):
+            self.run.samples.mkdir(exist_ok=True)
+            write_sample_grid(self.run.samples / f"step-{step:07d}.png", preview)
+
+
+class TrainingLog:
+    """JSON lines of losses averaged over ``every`` steps, with epoch, learning rates and wall time."""
+
+    def __init__(self, path: Path, every: int, enabled: bool) -> None:
+        self.path, self.every, self.enabled = path, max(1, every), enabled
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.last: dict[str, float] = {}
+
+    def record(self, position: Position, losses: dict[str, float], lrs: dict[str, float], seconds: float) -> None:
+        self.last = losses
+        for name, value in losses.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value
+        self.count += 1
+        if position.step % self.every == 0:
+            self.flush(position, lrs, seconds)
+
+    def flush(self, position: Position, lrs: dict[str, float], seconds: float) -> None:
+        """Write the mean of the steps recorded since the last line (if any)."""
+        if not self.enabled or self.count == 0:
+            return
+        means = {name: total / self.count for name, total in self.sums.items()}
+        entry = {"step": position.step, "epoch": position.epoch, "seconds": round(seconds, 2),
+                 "losses": means, "total": sum(means.values()), "lr": lrs}
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        self.sums, self.count = {}, 0
+
+
+def train(options: TrainOptions, reporter: TrainingReporter | None = None) -> TrainResult:
+    run = TrainingRun(options)
+    try:
+        return run.fit(reporter)
+    finally:
+        run.world.close()
