@@ -1,7 +1,8 @@
 """The named choices users make, defined once for the library and the CLI (which must not import torch).
 
 Transfer modes — relative: apply the driving video's motion *relative to its first frame* to the source's
-own pose; absolute: impose the driving frame's pose as it is.
+own pose; absolute: impose the driving frame's pose as it is; avd: a learned network puts the driving pose on the
+source's identity (families with such a network, e.g. TPSMM; each family lists its modes).
 
 Engines — local: worker processes on this machine; ray: actors on a Ray cluster.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-TransferMode = Literal["relative", "absolute"]
+TransferMode = Literal["relative", "absolute", "avd"]
 TRANSFER_MODES: tuple[str, ...] = get_args(TransferMode)
 
 Normalization = Literal["frame", "clip"]

@@ -77,6 +77,8 @@ class AnimationModel(nn.Module, ABC):
     #: driving-motion entries that vary continuously with the pose and may be filtered over time (``--smooth``);
     #: None: every entry ``encode_driving`` returns.
     smoothable_motion: ClassVar[tuple[str, ...] | None] = None
+    #: the transfer modes (``animcli.common.choices``) this family implements.
+    transfer_modes: ClassVar[tuple[TransferMode, ...]] = ("relative", "absolute")
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -218,6 +220,9 @@ class AnimationModel(nn.Module, ABC):
 
     def validate_options(self, options: TransferOptions) -> TransferOptions:
         """Reject options this family cannot honour; fill in defaults."""
+        if options.mode not in self.transfer_modes:
+            raise ModelError(f"--mode {options.mode} has no meaning for {self.family} models "
+                             f"(their modes: {', '.join(self.transfer_modes)})")
         if options.adapt_scale and not self.supports_adapt_scale:
             raise ModelError(f"--adapt-scale has no meaning for {self.family} models; use --no-adapt-scale")
         if options.edits and not self.supports_edits:

@@ -1,7 +1,9 @@
-"""Building blocks shared by the keypoint families (FOMM, Monkey-Net).
+"""Building blocks shared by the keypoint families (FOMM, Monkey-Net, TPSMM).
 
 FOMM is written with 2-D layers; Monkey-Net with 3-D layers whose kernels are 1 along the frame axis
-(``dims=3``). Both use the same blocks with the same state-dict names, so each block takes ``dims``.
+(``dims=3``). Both use the same blocks with the same state-dict names, so each block takes ``dims``. FOMM and
+Monkey-Net normalise with BatchNorm, TPSMM with affine InstanceNorm (``norm="instance"``: no running
+statistics, the same in training and inference; its state dict holds only ``weight`` and ``bias``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
-_BATCH_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+_NORM = {("batch", 2): nn.BatchNorm2d, ("batch", 3): nn.BatchNorm3d,
+         ("instance", 2): nn.InstanceNorm2d, ("instance", 3): nn.InstanceNorm3d}
 _AVG_POOL = {2: nn.AvgPool2d, 3: nn.AvgPool3d}
+
+
+def norm_layer(norm: str, dims: int, channels: int) -> nn.Module:
+    """An affine BatchNorm (``"batch"``) or InstanceNorm (``"instance"``) over ``channels``."""
+    return _NORM[norm, dims](channels, affine=True)
 
 
 def spatial(value: int, dims: int, frame_value: int = 1) -> int | tuple[int, ...]:
@@ -24,16 +32,17 @@ def spatial(value: int, dims: int, frame_value: int = 1) -> int | tuple[int, ...
 
 
 class ResBlock(nn.Module):
-    """Pre-activation residual block: BN → ReLU → conv → BN → ReLU → conv, plus the input."""
+    """Pre-activation residual block: norm → ReLU → conv → norm → ReLU → conv, plus the input."""
 
-    def __init__(self, channels: int, kernel_size: int = 3, padding: int = 1, dims: int = 2) -> None:
+    def __init__(self, channels: int, kernel_size: int = 3, padding: int = 1, dims: int = 2,
+                 norm: str = "batch") -> None:
         super().__init__()
-        conv, norm = _CONV[dims], _BATCH_NORM[dims]
+        conv = _CONV[dims]
         k, p = spatial(kernel_size, dims), spatial(padding, dims, 0)
         self.conv1 = conv(channels, channels, kernel_size=k, padding=p)
         self.conv2 = conv(channels, channels, kernel_size=k, padding=p)
-        self.norm1 = norm(channels, affine=True)
-        self.norm2 = norm(channels, affine=True)
+        self.norm1 = norm_layer(norm, dims, channels)
+        self.norm2 = norm_layer(norm, dims, channels)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(F.relu(self.norm1(x)))
@@ -42,7 +51,7 @@ class ResBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """Nearest ×2 upsampling (src = floor(dst/2)), then conv → BN → ReLU.
+    """Nearest ×2 upsampling (src = floor(dst/2)), then conv → norm → ReLU.
 
     With ``polyphase`` set (while the engine exports its graphs, see :func:`polyphase_upsampling`), eval-mode
     calls compute the same result without the upsampled copy (:func:`upsampled_conv3x3_relu`); training and
@@ -52,15 +61,15 @@ class UpBlock(nn.Module):
     polyphase = False
 
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
-                 dims: int = 2) -> None:
+                 dims: int = 2, norm: str = "batch") -> None:
         super().__init__()
         self.dims = dims
         self.conv = _CONV[dims](in_features, out_features, kernel_size=spatial(kernel_size, dims),
                                 padding=spatial(padding, dims, 0))
-        self.norm = _BATCH_NORM[dims](out_features, affine=True)
+        self.norm = norm_layer(norm, dims, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training or not self.polyphase or not _polyphase_pays(self.conv, x):
+        if self.training or not self.polyphase or not _polyphase_applies(self, x):
             return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=spatial(2, self.dims)))))
         weight, bias = fold_batch_norm(self.conv, self.norm)
         if self.dims == 2:
@@ -94,6 +103,11 @@ def _polyphase_pays(conv: nn.Conv2d | nn.Conv3d, x: Tensor) -> bool:
     frame_kernel_one = tuple(conv.kernel_size[:-2]) in ((), (1,)) and tuple(conv.padding[:-2]) in ((), (0,))
     plain = all(stride == 1 for stride in conv.stride) and all(d == 1 for d in conv.dilation) and conv.groups == 1
     return spatial_3x3 and frame_kernel_one and plain and min(x.shape[-2:]) >= POLYPHASE_MIN_SIZE
+
+
+def _polyphase_applies(block: UpBlock, x: Tensor) -> bool:
+    """Only a BatchNorm folds into the conv (an InstanceNorm's statistics depend on the upsampled map)."""
+    return isinstance(block.norm, nn.modules.batchnorm._BatchNorm) and _polyphase_pays(block.conv, x)
 
 
 def fold_batch_norm(conv: nn.Conv2d | nn.Conv3d, norm: nn.BatchNorm2d | nn.BatchNorm3d) -> tuple[Tensor, Tensor]:
@@ -133,14 +147,14 @@ def upsampled_conv3x3_relu(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
 
 
 class DownBlock(nn.Module):
-    """conv → BN → ReLU → 2×2 average pooling."""
+    """conv → norm → ReLU → 2×2 average pooling."""
 
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
-                 dims: int = 2) -> None:
+                 dims: int = 2, norm: str = "batch") -> None:
         super().__init__()
         self.conv = _CONV[dims](in_features, out_features, kernel_size=spatial(kernel_size, dims),
                                 padding=spatial(padding, dims, 0))
-        self.norm = _BATCH_NORM[dims](out_features, affine=True)
+        self.norm = norm_layer(norm, dims, out_features)
         self.pool = _AVG_POOL[dims](kernel_size=spatial(2, dims))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -148,14 +162,14 @@ class DownBlock(nn.Module):
 
 
 class SameBlock(nn.Module):
-    """conv → BN → ReLU at the same resolution."""
+    """conv → norm → ReLU at the same resolution."""
 
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, padding: int = 1,
-                 groups: int = 1, dims: int = 2) -> None:
+                 groups: int = 1, dims: int = 2, norm: str = "batch") -> None:
         super().__init__()
         self.conv = _CONV[dims](in_features, out_features, kernel_size=spatial(kernel_size, dims),
                                 padding=spatial(padding, dims, 0), groups=groups)
-        self.norm = _BATCH_NORM[dims](out_features, affine=True)
+        self.norm = norm_layer(norm, dims, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.norm(self.conv(x)))
@@ -169,11 +183,11 @@ class Encoder(nn.Module):
     """Hourglass encoder; returns every intermediate tensor, the input first."""
 
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
-                 dims: int = 2) -> None:
+                 dims: int = 2, norm: str = "batch") -> None:
         super().__init__()
         self.down_blocks = nn.ModuleList(
             DownBlock(in_features if i == 0 else level_features(block_expansion, i, max_features),
-                      level_features(block_expansion, i + 1, max_features), dims=dims)
+                      level_features(block_expansion, i + 1, max_features), dims=dims, norm=norm)
             for i in range(num_blocks)
         )
 
@@ -192,25 +206,35 @@ class Decoder(nn.Module):
     """
 
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
-                 dims: int = 2, out_features: int | None = None, additional_features: int = 0) -> None:
+                 dims: int = 2, out_features: int | None = None, additional_features: int = 0,
+                 norm: str = "batch") -> None:
         super().__init__()
         self.up_blocks = nn.ModuleList(
             UpBlock((1 if i == num_blocks - 1 else 2) * level_features(block_expansion, i + 1, max_features)
                     + additional_features,
-                    level_features(block_expansion, i, max_features), dims=dims)
+                    level_features(block_expansion, i, max_features), dims=dims, norm=norm)
             for i in reversed(range(num_blocks))
         )
+        #: channels of each level's concatenation [upsampled, skip], deepest first
+        self.level_filters = [level_features(block_expansion, i, max_features)
+                              + (in_features if i == 0 else level_features(block_expansion, i, max_features))
+                              for i in reversed(range(num_blocks))]
         self.out_filters = block_expansion + in_features + additional_features
         if out_features is not None:
             self.conv = _CONV[dims](self.out_filters, out_features, kernel_size=spatial(3, dims),
                                     padding=spatial(1, dims, 0))
             self.out_filters = out_features
 
-    def forward(self, skips: list[Tensor]) -> Tensor:
+    def levels(self, skips: list[Tensor]) -> list[Tensor]:
+        """Every level's concatenation [upsampled, skip], deepest first (TPSMM's ``mode=1``)."""
         skips = list(skips)
-        out = skips.pop()
+        outs = [skips.pop()]
         for block in self.up_blocks:
-            out = torch.cat([block(out), skips.pop()], dim=1)
+            outs.append(torch.cat([block(outs[-1]), skips.pop()], dim=1))
+        return outs[1:]
+
+    def forward(self, skips: list[Tensor]) -> Tensor:
+        out = self.levels(skips)[-1]
         if hasattr(self, "conv"):
             out = self.conv(out)
         return out
@@ -218,15 +242,19 @@ class Decoder(nn.Module):
 
 class Hourglass(nn.Module):
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
-                 dims: int = 2, out_features: int | None = None) -> None:
+                 dims: int = 2, out_features: int | None = None, norm: str = "batch") -> None:
         super().__init__()
-        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features, dims=dims)
+        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features, dims=dims, norm=norm)
         self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features, dims=dims,
-                               out_features=out_features)
+                               out_features=out_features, norm=norm)
         self.out_filters = self.decoder.out_filters
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x))
+
+    def levels(self, x: Tensor) -> list[Tensor]:
+        """Every decoder level's output, deepest first (see ``Decoder.levels``)."""
+        return self.decoder.levels(self.encoder(x))
 
 
 class AntiAliasInterpolation2d(nn.Module):
@@ -305,6 +333,21 @@ def float32_region(like: Tensor) -> torch.autocast:
     keypoint/jacobian algebra (a float16 product loses the sub-pixel precision of coordinates, and CUDA has no
     float16 matrix inverse), covariance inverses, LIA's QR and style modulation."""
     return torch.autocast(like.device.type, enabled=False)
+
+
+def resize_to(tensor: Tensor, size: tuple[int, int], align_corners: bool = False) -> Tensor:
+    """Bilinear (no antialias) resize of a (B,C,h,w) map when its size differs (FOMM: align_corners False,
+    TPSMM: True)."""
+    if tuple(tensor.shape[2:]) == size:
+        return tensor
+    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=align_corners)
+
+
+def deform(feature: Tensor, deformation: Tensor, align_corners: bool = True,
+           resize_align_corners: bool = False) -> Tensor:
+    """Warp ``feature`` by a (B,h,w,2) backward flow, resizing the flow to the feature size first."""
+    flow = resize_to(deformation.permute(0, 3, 1, 2), tuple(feature.shape[2:]), resize_align_corners)
+    return grid_sample(feature, flow.permute(0, 2, 3, 1), align_corners)
 
 
 def grid_sample(image: Tensor, grid: Tensor, align_corners: bool = True, padding_mode: str = "zeros") -> Tensor:

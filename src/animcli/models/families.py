@@ -40,6 +40,7 @@ FAMILIES = {
         Family("lia", "animcli.models.lia", "animcli.train.lia"),
         Family("monkeynet", "animcli.models.monkeynet", "animcli.train.monkeynet"),
         Family("liax", "animcli.models.liax"),
+        Family("tpsmm", "animcli.models.tpsmm", "animcli.train.tpsmm"),
     )
 }
 
@@ -63,4 +64,4 @@ def detect_family(config: dict[str, Any] | None = None, checkpoint: dict[str, An
         ):
             return name
     what = "config" if config is not None else "checkpoint"
-    raise ModelError(f"the {what} is not a FOMM, LIA, LIA-X or Monkey-Net {what}")
+    raise ModelError(f"the {what} is not a {what} of any known model family ({', '.join(FAMILIES)})")

@@ -6,25 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from animcli.models.base import Motion
-from animcli.models.blocks import DownBlock, ResBlock, SameBlock, UpBlock, grid_sample, level_features
+from animcli.models.blocks import DownBlock, ResBlock, SameBlock, UpBlock, deform, level_features, resize_to
 from animcli.models.fomm.dense_motion import DenseMotionNetwork
-
-
-def resize_to(tensor: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bilinear (align_corners=False, no antialias) resize of a (B,C,h,w) map when its size differs."""
-    if tuple(tensor.shape[2:]) == size:
-        return tensor
-    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)
-
-
-def deform(feature: Tensor, deformation: Tensor, align_corners: bool = True) -> Tensor:
-    """Warp ``feature`` by a (B,h,w,2) backward flow, resizing the flow to the feature size first."""
-    flow = resize_to(deformation.permute(0, 3, 1, 2), tuple(feature.shape[2:])).permute(0, 2, 3, 1)
-    return grid_sample(feature, flow, align_corners)
 
 
 class OcclusionAwareGenerator(nn.Module):

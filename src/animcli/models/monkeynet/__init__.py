@@ -111,6 +111,7 @@ class MonkeyNetModel(KeypointModel):
         return frame_batch(self.kp_detector(frames.unsqueeze(2)))
 
     def validate_options(self, options: TransferOptions) -> TransferOptions:
+        options = super().validate_options(options)
         relative = options.mode == "relative"
         if options.adapt_scale and not relative:
             raise ModelError("--adapt-scale scales relative motion only; Monkey-Net's absolute transfer uses "

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from animcli.common.choices import TransferMode
 from animcli.common.errors import ModelError
 from animcli.models import keypoint_transfer
 from animcli.models.base import AnimationModel, Motion, TransferOptions
@@ -90,7 +91,7 @@ def config_for_checkpoint(config: dict[str, Any], checkpoint: dict[str, Any]) ->
 class TpsmmModel(AnimationModel):
     family = "tpsmm"
     smoothable_motion = ("value",)
-    transfer_modes: ClassVar[tuple[str, ...]] = ("relative", "absolute", "avd")
+    transfer_modes: ClassVar[tuple[TransferMode, ...]] = ("relative", "absolute", "avd")
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
