@@ -11,6 +11,7 @@ import pytest
 import torch
 from helpers import assert_close, assert_not_close
 
+from animcli.inference.backend_choice import make_backend
 from animcli.models.base import TransferOptions, motion_slice
 from animcli.models.configs import resolve_config
 from animcli.models.keypoint_transfer import hull_area, hull_scale
@@ -164,3 +165,33 @@ def test_animation_modes(model: TpsmmModel, inputs, expected: dict[str, np.ndarr
     if official == "relative":  # the hull scale is part of the official relative mode
         unscaled = model.transfer(state, motion, motion_slice(motion, 0), TransferOptions("relative", False))
         assert_not_close(unscaled["value"], expected["anim_relative_kp_norm"], KP_ATOL)
+
+
+def to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """(T, 3, H, W) in [0, 1] → (T, H, W, 3) uint8 as demo.py's img_as_ubyte (float32 product, half to even)."""
+    return np.rint(frames.permute(0, 2, 3, 1).numpy() * np.float32(255)).astype(np.uint8)
+
+
+def assert_frames_match(frames: np.ndarray, official: np.ndarray, name: str) -> None:
+    """The fixture's uint8 tolerance: at most 1 level anywhere and at least 99.9 % of the values equal."""
+    difference = np.abs(frames.astype(np.int16) - official.astype(np.int16))
+    assert difference.max() <= 1 and (difference == 0).mean() >= 0.999, \
+        f"{name}: max {difference.max()} levels, {(difference == 0).mean():.4%} equal"
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("official", list(MODES))
+@torch.no_grad()
+def test_official_frames_on_both_backends(model: TpsmmModel, inputs, expected: dict[str, np.ndarray], backend: str,
+                                          official: str) -> None:
+    """demo.py's frames from its float inputs, through each backend's graphs (the onnxruntime renderer solves
+    the TPS systems in its exported graph) and animcli's transfer."""
+    engine = make_backend(model, backend, torch.device("cpu"), False, threads=1)
+    source, driving = inputs
+    size = source.shape[-1]
+    state = engine.encode_source(source, size)
+    motion = engine.encode_driving(driving, size)
+    transferred = model.transfer(state, motion, motion_slice(motion, 0), TransferOptions(MODES[official]))
+    prediction = engine.generate(state, transferred, size)
+    assert_close(prediction, expected[f"anim_{official}_prediction"], IMAGE_ATOL, "prediction")
+    assert_frames_match(to_uint8(prediction), expected[f"anim_{official}_uint8"], official)
