@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import re
+import time
+import tracemalloc
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from test_train_tiny import tiny_dataset, tiny_monkeynet_config, write_config
 from typer.testing import CliRunner
 
-from animcli.cli import app
+from animcli.cli import app, progress
 from animcli.common.errors import ModelError
 from animcli.models.monkeynet import MonkeyNetModel
 from animcli.models.monkeynet.prediction import DEFAULT_PREDICTION_PARAMS
 from animcli.train import TrainOptions, train
+from animcli.train import monkeynet_prediction
 from animcli.train.loop import RESUME_KEY
+from animcli.train.monkeynet_prediction import KeypointPredictorTrainer
+from animcli.train.precision import Precision
+from animcli.train.trainer import TrainContext
 from animcli.weights.checkpoint_io import load_checkpoint_file
 from animcli.weights.loading import load_model
 
@@ -126,3 +135,65 @@ def test_families_without_a_predictor_or_a_bare_family_are_rejected(model: str, 
 def test_a_trained_fomm_is_rejected_too(data_root: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="fomm models cannot be trained for --task prediction"):
         train(TrainOptions(model="demo", task="prediction", data=data_root, out=tmp_path / "run"))
+
+
+class MeanColour(torch.nn.Module):
+    """A stand-in detector: one keypoint per frame at the frame's mean colour (fast, no weights)."""
+
+    def forward(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        mean = video.mean((1, 3, 4))[..., None, None].expand(-1, -1, 1, 2)  # B, T, 1, 2
+        return {"mean": mean, "var": mean[..., None].expand(-1, -1, 1, 2, 2)}
+
+
+def test_extraction_holds_one_video_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tracemalloc sees numpy's allocations (the frames), not torch's: after each video's turn nothing of its
+    # 1.5 MB of frames may remain, so memory after 40 videos is that after 10 plus only their keypoints.
+    frames = np.random.default_rng(0).integers(0, 256, (32, 64, 64, 3), dtype=np.uint8)
+    monkeypatch.setattr(monkeynet_prediction, "read_video", lambda path: frames.copy())
+    videos = [Path(f"{index}.mp4") for index in range(40)]
+    found = monkeynet_prediction.extract_keypoints(MeanColour(), videos, (64, 64), torch.device("cpu"))
+    store = monkeynet_prediction.KeypointStore()
+    tracemalloc.start()
+    try:
+        held = []
+        for keypoints in found:
+            store.append(keypoints)
+            held.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    assert len(store) == 40 and store.frames(39) == 32
+    assert max(held) < 1_000_000 and held[-1] - held[9] < 100_000  # one video's frames are 1.5 MB (float32: 6)
+    window = store.window(39, 30, 2)
+    assert window["mean"].shape == (2, 1, 2) and window["var"].shape == (2, 1, 2, 2)
+    assert store.nbytes <= 2 * 1280 * 6 * 4  # grown by doubling: at most twice the 1,280 frames' 6 floats
+
+
+def predictor_trainer(config: dict, time_limit_at: float | None) -> KeypointPredictorTrainer:
+    context = TrainContext(device=torch.device("cpu"), precision=Precision("fp32", torch.device("cpu")),
+                           parallel=lambda module: module, sync_batch_norm=lambda module: module,
+                           time_limit_at=time_limit_at)
+    return KeypointPredictorTrainer(KeypointPredictorTrainer.training_config(config), context)
+
+
+def test_extraction_counts_in_the_time_limit_and_a_resume_extracts_the_same_videos(data_root: Path) -> None:
+    config = prediction_config()
+    trainer = predictor_trainer(config, time_limit_at=time.monotonic())  # the limit is already reached
+    settings = trainer.data_settings(trainer.config)
+    with pytest.warns(UserWarning, match=r"the predictor trains on the 1 of 4 training videos extracted"):
+        assert len(trainer.training_data(data_root, settings)) == 1
+    resumed = predictor_trainer(config, time_limit_at=time.monotonic())
+    resumed.load(trainer.checkpoint(0, 0), trainer.scheduler_states())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(resumed.training_data(data_root, settings)) == 1
+
+
+def test_extraction_shows_its_progress_with_an_eta(trained: Path, data_root: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "PLAIN_LINE_SECONDS", 0.0)
+    result = runner.invoke(app, ["train", "--task", "prediction", "--model", str(trained), "--data",
+                                 str(data_root), "--out", str(tmp_path / "run"), "--max-steps", "1"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "extracting keypoints" in line]
+    assert [line.split(",")[0].rsplit(" ", 1)[1] for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
+    assert re.search(r", \d+\.\d/s, ETA 0:00:00$", lines[-1])

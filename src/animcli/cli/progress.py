@@ -57,17 +57,42 @@ class TrainingProgress:
         self.losses = ""
         self.started = self.last_line = 0.0
         self.bar: Any = None
+        self.preparation_bar: Any = None
 
     def __enter__(self) -> TrainingProgress:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._end_preparation()
         if self.bar is not None:
             self.bar.stop()
         elif self.step != self.printed_step and self.step > self.first_step:
             self._plain_line()
 
+    def preparing(self, what: str, done: int, total: int) -> None:
+        """Work before the first step (a predictor's keypoint extraction): a bar with its ETA on a terminal,
+        otherwise a plain line every ``PLAIN_LINE_SECONDS`` and at the end."""
+        if self.quiet:
+            return
+        if done == 0:
+            self.started = self.last_line = time.monotonic()
+            if self.console.is_terminal:
+                self.preparation_bar = self._preparation_bar(what, total)
+        elif self.preparation_bar is not None:
+            self.preparation_bar.update(self.preparation_bar.task_ids[0], completed=done)
+        elif time.monotonic() - self.last_line >= PLAIN_LINE_SECONDS or done >= total:
+            self.last_line = time.monotonic()
+            rate = done / max(self.last_line - self.started, 1e-9)
+            self.console.print(f"train {self.family}: {what} {done}/{total}, {rate:.1f}/s, "
+                               f"ETA {_clock((total - done) / rate)}", highlight=False, soft_wrap=True)
+
+    def _end_preparation(self) -> None:
+        if self.preparation_bar is not None:
+            self.preparation_bar.stop()
+            self.preparation_bar = None
+
     def start(self, step: int, epoch: int, total: int) -> None:
+        self._end_preparation()
         self.first_step = self.step = step
         self.epoch, self.total = epoch, total
         self.started = self.last_line = time.monotonic()
@@ -103,6 +128,16 @@ class TrainingProgress:
         bar = Progress(TextColumn(f"[bold]train {self.family}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=self.console)
         bar.add_task("train", total=self.total, completed=self.step, status="")
+        bar.start()
+        return bar
+
+
+    def _preparation_bar(self, what: str, total: int) -> Any:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn(f"[bold]train {self.family}[/] {what}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("ETA"), TimeRemainingColumn(), console=self.console)
+        bar.add_task(what, total=total)
         bar.start()
         return bar
 

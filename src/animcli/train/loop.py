@@ -71,6 +71,9 @@ class TrainOptions:
 class TrainingReporter(Protocol):
     """Receives the run's progress; the CLI draws it (the library itself never prints)."""
 
+    def preparing(self, what: str, done: int, total: int) -> None:
+        """Called during work before the first step (``done`` of ``total`` items), e.g. keypoint extraction."""
+
     def start(self, step: int, epoch: int, total: int) -> None:
         """Called once before the first step; ``step`` > 0 when the run resumes."""
 
@@ -225,7 +228,8 @@ def per_process_batch(batch_size: int, world: Distributed) -> int:
 class TrainingRun:
     """One training run: owns the family trainer, data loader, run directory and position."""
 
-    def __init__(self, options: TrainOptions) -> None:
+    def __init__(self, options: TrainOptions, reporter: TrainingReporter | None = None) -> None:
+        self.started = time.monotonic()  # --max-minutes counts the data preparation too
         self.options = options
         self.world = Distributed.from_env()
         device = self.world.device(resolve_device(options.device))
@@ -238,7 +242,9 @@ class TrainingRun:
         self.precision = Precision(resolve_precision(options.precision, device), device)
         context = TrainContext(device=device, precision=self.precision, parallel=self.world.parallel,
                                sync_batch_norm=self.world.sync_batch_norm, perceptual=options.perceptual,
-                               vgg_weights=options.vgg_weights)
+                               vgg_weights=options.vgg_weights, time_limit_at=self.time_limit_at())
+        if reporter is not None and self.world.is_main:
+            context.preparing = reporter.preparing
         self.family = trainer_cls(config, context)
         self.position = Position()
         # Networks first: a task's training data may come from them (the predictor's keypoints).
@@ -288,6 +294,10 @@ class TrainingRun:
         set_rng_state(state["rng"][self.world.rank], self.device)
 
     # -- the loop ---------------------------------------------------------------------------------
+    def time_limit_at(self) -> float | None:
+        minutes = self.options.max_minutes
+        return None if minutes is None else self.started + 60 * minutes
+
     def stop_reason(self, started: float, stop: StopRequest) -> str | None:
         reasons = []
         if self.options.max_steps is not None and self.position.step >= self.options.max_steps:
@@ -306,7 +316,7 @@ class TrainingRun:
         return min(total, self.options.max_steps) if self.options.max_steps is not None else total
 
     def fit(self, reporter: TrainingReporter | None = None) -> TrainResult:
-        started = time.monotonic()
+        started = self.started
         log = TrainingLog(self.run.log, self.options.log_every, enabled=self.world.is_main)
         reporter = reporter if self.world.is_main else None
         if reporter is not None:
@@ -384,7 +394,7 @@ class TrainingLog:
 
 
 def train(options: TrainOptions, reporter: TrainingReporter | None = None) -> TrainResult:
-    run = TrainingRun(options)
+    run = TrainingRun(options, reporter)
     try:
         return run.fit(reporter)
     finally:

@@ -55,6 +55,10 @@ class TrainContext:
     sync_batch_norm: Callable[[nn.Module], nn.Module]
     perceptual: str = "vgg"  # "vgg" or "none"
     vgg_weights: Path | None = None
+    #: the monotonic time at which --max-minutes ends (None: no limit); a task's data preparation counts in it
+    time_limit_at: float | None = None
+    #: reports work before the first step as (what, done, total), e.g. a predictor's keypoint extraction
+    preparing: Callable[[str, int, int], None] = lambda what, done, total: None
 
     def perceptual_loss(self, scales: list[float], weights: list[float]) -> PerceptualLoss:
         vgg = load_vgg19(self.vgg_weights) if self.perceptual == "vgg" else None
