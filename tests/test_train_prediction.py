@@ -19,8 +19,7 @@ from animcli.cli import app, progress
 from animcli.common.errors import ModelError
 from animcli.models.monkeynet import MonkeyNetModel
 from animcli.models.monkeynet.prediction import DEFAULT_PREDICTION_PARAMS
-from animcli.train import TrainOptions, train
-from animcli.train import monkeynet_prediction
+from animcli.train import TrainOptions, monkeynet_prediction, train
 from animcli.train.loop import RESUME_KEY
 from animcli.train.monkeynet_prediction import KeypointPredictorTrainer
 from animcli.train.precision import Precision
