@@ -78,7 +78,9 @@ def test_a_terminal_gets_a_rich_bar_with_rate_and_eta() -> None:
     with progress.TrainingProgress("lia", quiet=False) as reporter:
         reporter.console = Console(file=screen, force_terminal=True, width=150)
         reporter.start(step=4, epoch=1, total=10)
-        reporter.update(step=5, epoch=1, losses={"rec": 0.25})
+        reporter.update(step=5, epoch=1, losses={"rec": 0.25},
+                        health={"mask0": 0.31, "mask1": 0.42, "d_real": 0.6, "d_fake": 0.4, "grad_gen": 1.2})
     text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen.getvalue())  # colours and cursor control
     assert "resuming at step 4/10 (epoch 1)" in text
-    assert re.search(r"train lia .*5/10 .*\d+\.\d\d steps/s, ETA \d+:\d\d:\d\d, epoch 1 rec=0\.25", text)
+    assert re.search(r"train lia .*5/10 .*\d+\.\d\d steps/s, ETA \d+:\d\d:\d\d, epoch 1 rec=0\.25 "
+                     r"masks 0\.31/0\.42 D 0\.60/0\.40 \|g\| 1\.2", text)

@@ -101,9 +101,12 @@ class TrainingProgress:
         if not self.quiet and self.console.is_terminal:
             self.bar = self._rich_bar()
 
-    def update(self, step: int, epoch: int, losses: dict[str, float]) -> None:
+    def update(self, step: int, epoch: int, losses: dict[str, float], health: dict[str, float]) -> None:
+        from animcli.train.health import summary
+
         self.step, self.epoch = step, epoch
         self.losses = " ".join(f"{name}={value:.3g}" for name, value in losses.items() if math.isfinite(value))
+        self.losses = f"{self.losses} {summary(health)}".strip()
         if self.bar is not None:
             self.bar.update(self.bar.task_ids[0], completed=step, status=self.status())
         elif time.monotonic() - self.last_line >= PLAIN_LINE_SECONDS or step >= self.total:

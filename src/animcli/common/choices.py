@@ -16,6 +16,9 @@ and every frame's motion; prediction: each generated from its first frame alone 
 
 Backends — what runs the networks: torch, onnxruntime (exported ONNX graphs), or auto (onnxruntime on CPU in
 float32, torch on CUDA and for fp16).
+
+Synthetic data kinds (``animcli data synth --kind``) — shapes: one two-colour shape on black; textured: a whole
+textured scene that moves and deforms.
 """
 
 from __future__ import annotations
@@ -36,3 +39,6 @@ BACKENDS: tuple[str, ...] = get_args(Backend)
 
 Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = get_args(Engine)
+
+SynthKind = Literal["shapes", "textured"]
+SYNTH_KINDS: tuple[str, ...] = get_args(SynthKind)

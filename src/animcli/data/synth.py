@@ -13,12 +13,15 @@ is what the demo has to show.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from animcli.common.choices import SYNTH_KINDS, SynthKind
+from animcli.data.textured import textured_clip
 from animcli.media import write_image
 
 SUPERSAMPLE = 2
@@ -146,18 +149,27 @@ def synth_source_and_driving(seed: int, size: int = 64, num_frames: int = 32) ->
 
 
 def write_synth_dataset(out: Path, num_videos: int, size: int = 64, num_frames: int = 32, seed: int = 0,
-                        test_fraction: float = 0.1) -> tuple[int, int]:
+                        test_fraction: float = 0.1, kind: SynthKind = "shapes",
+                        images: Sequence[np.ndarray] = ()) -> tuple[int, int]:
     """Write ``out/train`` and ``out/test`` videos as PNG strips (frames side by side, the Monkey-Net dataset
     format); returns (train count, test count).
 
-    Video i uses seed ``seed * 1_000_003 + i`` so datasets with different seeds never share clips; the last
+    ``kind``: ``shapes`` (one shape on black, this module) or ``textured`` (a whole textured scene that moves
+    and deforms, ``data.textured``; its scenes are ``images`` when given). Video i uses seed
+    ``seed * 1_000_003 + i`` so datasets with different seeds never share clips; the last
     ``round(num_videos * test_fraction)`` videos (at least one when there are two or more) form the test split.
     """
+    if kind not in SYNTH_KINDS:
+        raise ValueError(f"unknown synthetic data kind {kind!r} (use {' or '.join(SYNTH_KINDS)})")
     num_test = max(1, round(num_videos * test_fraction)) if num_videos > 1 else 0
     for split in ("train", "test"):
         (out / split).mkdir(parents=True, exist_ok=True)
     for index in range(num_videos):
         split = "test" if index >= num_videos - num_test else "train"
-        clip = synth_clip(seed * 1_000_003 + index, size, num_frames)
+        clip_seed = seed * 1_000_003 + index
+        if kind == "textured":
+            clip = textured_clip(clip_seed, size, num_frames, images)
+        else:
+            clip = synth_clip(clip_seed, size, num_frames)
         write_image(out / split / f"{index:06d}.png", np.concatenate(list(clip), axis=1))
     return num_videos - num_test, num_test

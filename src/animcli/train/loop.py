@@ -29,6 +29,7 @@ from animcli.data import EpochSampler
 from animcli.models.configs import resolve_config
 from animcli.models.families import FAMILIES
 from animcli.train.distributed import Distributed
+from animcli.train.health import HealthWatch
 from animcli.train.precision import Precision, resolve_precision
 from animcli.train.samples import write_sample_grid
 from animcli.train.trainer import FamilyTrainer, TrainContext, trainer_class
@@ -77,7 +78,7 @@ class TrainingReporter(Protocol):
     def start(self, step: int, epoch: int, total: int) -> None:
         """Called once before the first step; ``step`` > 0 when the run resumes."""
 
-    def update(self, step: int, epoch: int, losses: dict[str, float]) -> None:
+    def update(self, step: int, epoch: int, losses: dict[str, float], health: dict[str, float]) -> None:
         """Called after every step with that step's losses."""
 
 
@@ -255,6 +256,8 @@ class TrainingRun:
         settings = trainer_cls.data_settings(config)
         self.num_epochs = settings.num_epochs
         dataset = self.family.training_data(options.data, settings)
+        if not options.resume and start is None:
+            self.family.prepare(dataset)
         batch_size = self.family.batch_size_for(len(dataset), settings.batch_size)
         self.sampler = EpochSampler(len(dataset), per_process_batch(batch_size, self.world), options.seed,
                                     self.world.rank, self.world.world_size)
@@ -322,17 +325,22 @@ class TrainingRun:
         if reporter is not None:
             reporter.start(self.position.step, self.position.epoch, self.total_steps())
         reason = None
+        watch = HealthWatch()
         with StopRequest().installed() as stop:
             self.family.train_mode()
             reason = self.stop_reason(started, stop)
             while reason is None:
                 self.sampler.set_position(self.position.epoch, self.position.batch)
                 for batch in self.batches():
+                    self.family.step = self.position.step
                     losses = self.family.train_step(**batch)
+                    health = self.family.latest_health
                     self.advance()
-                    log.record(self.position, losses, self.family.learning_rates(), time.monotonic() - started)
+                    watch.check(self.position.step, health)
+                    log.record(self.position, losses, health, self.family.learning_rates(),
+                               time.monotonic() - started)
                     if reporter is not None:
-                        reporter.update(self.position.step, self.position.epoch, losses)
+                        reporter.update(self.position.step, self.position.epoch, losses, health)
                     reason = self.stop_reason(started, stop)
                     self.periodic_outputs(final=reason is not None)
                     if reason is not None or self.position.batch == 0:
@@ -370,13 +378,16 @@ class TrainingLog:
     def __init__(self, path: Path, every: int, enabled: bool) -> None:
         self.path, self.every, self.enabled = path, max(1, every), enabled
         self.sums: dict[str, float] = {}
+        self.health_sums: dict[str, float] = {}
         self.count = 0
         self.last: dict[str, float] = {}
 
-    def record(self, position: Position, losses: dict[str, float], lrs: dict[str, float], seconds: float) -> None:
+    def record(self, position: Position, losses: dict[str, float], health: dict[str, float],
+               lrs: dict[str, float], seconds: float) -> None:
         self.last = losses
-        for name, value in losses.items():
-            self.sums[name] = self.sums.get(name, 0.0) + value
+        for sums, values in ((self.sums, losses), (self.health_sums, health)):
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value
         self.count += 1
         if position.step % self.every == 0:
             self.flush(position, lrs, seconds)
@@ -388,9 +399,11 @@ class TrainingLog:
         means = {name: total / self.count for name, total in self.sums.items()}
         entry = {"step": position.step, "epoch": position.epoch, "seconds": round(seconds, 2),
                  "losses": means, "total": sum(means.values()), "lr": lrs}
+        if self.health_sums:
+            entry["health"] = {name: total / self.count for name, total in self.health_sums.items()}
         with self.path.open("a") as handle:
             handle.write(json.dumps(entry) + "\n")
-        self.sums, self.count = {}, 0
+        self.sums, self.health_sums, self.count = {}, {}, 0
 
 
 def train(options: TrainOptions, reporter: TrainingReporter | None = None) -> TrainResult:

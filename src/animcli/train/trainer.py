@@ -87,12 +87,19 @@ class Preview:
         return cls(keep(source), keep(driving), keep(prediction), keep(kp_source), keep(kp_driving))
 
 
-def adam_step_order(loss: Tensor, precision: Precision, optimizers: list[torch.optim.Optimizer]) -> None:
-    """Backward ``loss`` (scaled when fp16), step each optimiser in turn, then clear their gradients."""
+def adam_step_order(loss: Tensor, precision: Precision, optimizers: list[torch.optim.Optimizer]) -> float:
+    """Backward ``loss`` (scaled when fp16), step each optimiser in turn, then clear their gradients.
+
+    Returns the gradients' total norm (unscaled, before the steps), for the training-health log.
+    """
     precision.backward(loss)
+    gradients = []
     for optimizer in optimizers:
+        precision.scaler.unscale_(optimizer)
+        gradients += [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         precision.step(optimizer)
         optimizer.zero_grad(set_to_none=True)
+    return float(torch.nn.utils.get_total_norm(gradients)) if gradients else 0.0
 
 
 class FamilyTrainer(ABC):
@@ -116,6 +123,11 @@ class FamilyTrainer(ABC):
         #: the last training step's own outputs for the sample grid: showing them costs no extra forward
         #: pass, which would also move BatchNorm running statistics and so change the training run.
         self.latest_preview: Preview | None = None
+        #: the last step's health figures (mask means, D's beliefs, gradient norms, output spread) for the
+        #: log and the progress line; see ``train.health``.
+        self.latest_health: dict[str, float] = {}
+        #: optimisation steps done so far (kept by the loop, resume included), for step-dependent recipes.
+        self.step = 0
 
     # -- what the engine needs to know ------------------------------------------------------------
     #: how the two frames of a training pair are drawn (FOMM/Monkey-Net: sorted, with replacement).
@@ -169,6 +181,10 @@ class FamilyTrainer(ABC):
     def batch_size_for(self, num_items: int, batch_size: int) -> int:
         """The global batch size to train ``num_items`` items with (default: the configured one)."""
         return batch_size
+
+    def prepare(self, dataset: Dataset) -> None:  # noqa: B027 (a hook: most recipes need nothing)
+        """Called once before the first step of a fresh run (not on resume or fine-tuning), when a recipe
+        initialises its networks from the data."""
 
     @abstractmethod
     def train_step(self, **batch: Tensor) -> dict[str, float]:

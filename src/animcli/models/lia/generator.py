@@ -21,7 +21,12 @@ class Generator(nn.Module):
         No driving: the source itself; driving only: absolute motion (training and reconstruction);
         with ``alpha_start`` (the first driving frame's α): relative motion, as the official demo animates.
         """
+        return self.render(source, driving, alpha_start)[0]
+
+    def render(self, source: Tensor, driving: Tensor | None = None, alpha_start: Tensor | None = None
+               ) -> tuple[Tensor, list[Tensor]]:
+        """As ``forward``, with the flow logits of every level (training reads its occlusion masks)."""
         wa, feats = self.enc.appearance(source)
         alpha_driving = None if driving is None else self.enc.motion(driving)
         alpha_source = None if alpha_start is None else self.enc.motion_of_code(wa)
-        return self.dec(self.dec.latent(wa, alpha_driving, alpha_start, alpha_source), feats)
+        return self.dec.render(self.dec.latent(wa, alpha_driving, alpha_start, alpha_source), feats)
