@@ -22,7 +22,7 @@ from animcli.data.synth import synth_source_and_driving
 from animcli.inference.animator import Animator
 from animcli.media import open_video, probe_video, read_image, write_image, write_video
 from animcli.weights.loading import load_model
-from animcli.workflows.live import LiveOptions, LiveSession, open_camera
+from animcli.workflows.live import LiveOptions, LiveSession, open_camera, sinks
 from animcli.workflows.live.sinks import RecordingSink
 from animcli.workflows.live.sources import CapturedFrame, LatestFrame
 
@@ -149,6 +149,28 @@ def test_unavailable_outputs_fail_in_one_line(inputs, output: str, message: str)
                                  "-o", output])
     assert result.exit_code == 2 and message in result.output
     assert result.output.startswith("animcli: error:") and result.output.count("\n") == 1
+
+
+def test_the_default_output_records_a_new_file_where_no_window_can_open(inputs, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sinks, "window_possible", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    for expected in ("live.mp4", "live-2.mp4"):  # never over an earlier recording
+        result = runner.invoke(app, ["live", str(inputs["source"]), "--camera", str(inputs["camera"]), "--model",
+                                     "demo", "--max-frames", "3"])
+        assert result.exit_code == 0, result.output
+        assert f"→ {expected} (Ctrl-C stops)" in result.stderr and (tmp_path / expected).is_file()
+
+
+def test_opencv_log_lines_do_not_reach_the_user(inputs, tmp_path: Path) -> None:
+    # Camera 0 makes OpenCV log "[ WARN:0@…] … can't open camera by index" where there is none (and works
+    # where there is one): either way only animcli's own lines may appear.
+    env = {key: value for key, value in os.environ.items() if key != "OPENCV_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "animcli", "live", str(inputs["source"]), "--camera", "0",
+                           "--model", "demo", "-o", str(tmp_path / "out.mp4"), "--max-frames", "1", "-q"],
+                          env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert "WARN" not in done.stderr and "[ERROR" not in done.stderr, done.stderr
+    assert done.returncode == 0 or done.stderr.startswith("animcli: error: cannot open camera 0"), done.stderr
 
 
 def test_bad_camera_and_conflicting_stdout(inputs, tmp_path: Path) -> None:

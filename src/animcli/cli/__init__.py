@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 
-from animcli.cli.app import app
+# OpenCV's own log lines ("[ WARN:0@3.0] global cap_v4l.cpp:914 open VIDEOIO…") would reach the user beside
+# animcli's one-line errors, which already say what failed. Read when cv2 loads, so set before any import of it.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+
+from animcli.cli.app import app  # noqa: E402 (after the environment it depends on)
 
 # Importing a command module registers its commands on ``app``.
 COMMAND_MODULES = ["animate", "edit", "batch", "demo", "eval", "models", "train", "data", "crop", "live",

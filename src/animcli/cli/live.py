@@ -33,9 +33,10 @@ def live(
     camera: str = typer.Option("0", "--camera", "-c",
                                help="Camera index, /dev/videoN, a stream URL, or a video file (played at its own "
                                     "frame rate, as a camera would deliver it)."),
-    output: str = typer.Option("window", "--output", "-o",
-                               help="virtual (a virtual camera, needs the 'virtual' extra), window, a video file or "
-                                    "folder, or - (an mp4 stream on stdout)."),
+    output: str = typer.Option("auto", "--output", "-o",
+                               help="auto: a window where one can open, else a new live.mp4; virtual (a virtual "
+                                    "camera, needs the 'virtual' extra), window, a video file or folder, or - (an "
+                                    "mp4 stream on stdout)."),
     model: ModelOption = None,
     checkpoint: CheckpointOption = None,
     config: ConfigOption = None,
@@ -73,6 +74,7 @@ def live(
         from animcli.models.base import TransferOptions
         from animcli.weights.loading import load_model
         from animcli.workflows.live import LiveOptions, LiveSession, live_animator, open_camera, open_sink
+        from animcli.workflows.live.sinks import AUTO, default_output
 
         # Live input has no future frames to look at: smoothing is causal (One-Euro).
         smoothing = Smoothing.from_options(smooth, smooth_strength, causal=True)
@@ -86,6 +88,7 @@ def live(
         animator = live_animator(animation_model, transfer, fp16=fp16, size=size, backend=backend, threads=threads)
         frames = open_camera(camera)
         session = LiveSession(animator, source_image, frames, options)
+        output = default_output() if output == AUTO else output
         sink = open_sink(output, *session.output_size(), frames.fps)
         if not quiet:
             typer.echo(f"live: {frames.name} at {frames.fps:g} fps → {output} (Ctrl-C stops)", err=True)

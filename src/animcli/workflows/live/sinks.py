@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -71,7 +73,8 @@ class VirtualCameraSink(Sink):
         except RuntimeError as exc:
             message = " ".join(str(exc).split())
             raise AnimcliError(f"no virtual camera device ({message}); on Linux load v4l2loopback "
-                               "(`sudo modprobe v4l2loopback exclusive_caps=1`), or use -o window / -o FILE") from None
+                               f"(`sudo modprobe v4l2loopback exclusive_caps=1`), or use {working_outputs()}"
+                               ) from None
 
     def send(self, frame: np.ndarray, index: int) -> None:
         self.camera.send(np.ascontiguousarray(frame))
@@ -86,11 +89,13 @@ class WindowSink(Sink):
     TITLE = "animcli live"
 
     def __init__(self) -> None:
+        if not opencv_has_gui():
+            raise AnimcliError("-o window needs a GUI, and this OpenCV build has none (opencv-python-headless): "
+                               f"use {working_outputs()}")
         try:
             cv2.namedWindow(self.TITLE, cv2.WINDOW_NORMAL)
         except cv2.error:
-            raise AnimcliError("-o window needs a GUI, and this OpenCV build has none (opencv-python-headless) "
-                               "or there is no display: use -o virtual, -o FILE or -o -") from None
+            raise AnimcliError(f"-o window needs a display, and there is none: use {working_outputs()}") from None
 
     def send(self, frame: np.ndarray, index: int) -> None:
         cv2.imshow(self.TITLE, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
@@ -100,6 +105,43 @@ class WindowSink(Sink):
 
     def close(self) -> None:
         cv2.destroyWindow(self.TITLE)
+
+
+#: ``live -o``'s default: a window where one can open, else a new video file.
+AUTO = "auto"
+#: the default recording's name where no window can open (``live-2.mp4``, … when taken).
+DEFAULT_RECORDING = Path("live.mp4")
+
+
+def opencv_has_gui() -> bool:
+    """Whether this OpenCV build can open windows (opencv-python-headless cannot)."""
+    return "GUI:                           NONE" not in cv2.getBuildInformation()
+
+
+def window_possible() -> bool:
+    """A GUI build, and on Linux a display to show it on."""
+    has_display = not sys.platform.startswith("linux") or any(
+        os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY"))
+    return opencv_has_gui() and has_display
+
+
+def working_outputs() -> str:
+    """The -o choices that can work on this machine, for error messages."""
+    choices = ["-o window"] if window_possible() else []
+    if sys.platform.startswith("linux") and any(Path("/sys/devices/virtual/video4linux").glob("video*")):
+        choices.append("-o virtual")
+    return ", ".join([*choices, "-o FILE (e.g. live.mp4)"]) + " or -o - (mp4 on stdout)"
+
+
+def default_output() -> str:
+    """What ``-o auto`` means here: ``window`` where one can open, else the first free ``live[-N].mp4``."""
+    if window_possible():
+        return "window"
+    candidate, number = DEFAULT_RECORDING, 1
+    while candidate.exists():
+        number += 1
+        candidate = DEFAULT_RECORDING.with_stem(f"{DEFAULT_RECORDING.stem}-{number}")
+    return str(candidate)
 
 
 def open_sink(spec: str, width: int, height: int, fps: float) -> Sink:
