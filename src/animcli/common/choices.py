@@ -11,11 +11,15 @@ stream); clip: the whole clip is stretched by its global min/max, as the officia
 is held in memory). Each family says which it supports (``AnimationModel.normalizations``).
 
 Training tasks — animation: the networks that animate; prediction: Monkey-Net's image-to-video keypoint
-predictor for a trained model. Evaluation tasks — reconstruction: each test video rebuilt from its first frame
+predictor for a trained model; avd: TPSMM's AVD network (``--mode avd``) for a trained model. Evaluation tasks — reconstruction: each test video rebuilt from its first frame
 and every frame's motion; prediction: each generated from its first frame alone by the predicted motion.
 
-Backends — what runs the networks: torch, onnxruntime (exported ONNX graphs), or auto (onnxruntime on CPU in
-float32, torch on CUDA and for fp16).
+Backends — what runs the networks: torch, onnxruntime or openvino (exported ONNX graphs), or auto (the fastest
+available one for the precision, as measured on this machine by ``animcli bench``, else onnxruntime on CPU in
+float32, openvino (else torch) on CPU in bf16, torch on CUDA and for fp16).
+
+Precisions — what the networks compute in: fp32; fp16 or bf16 (convolutions and matrix products in 16 bits, with
+sampling grids and keypoint algebra kept in float32); auto: fp16 on CUDA, fp32 on CPU. See docs/precision.md.
 
 Synthetic data kinds (``animcli data synth --kind``) — shapes: one two-colour shape on black; textured: a whole
 textured scene that moves and deforms.
@@ -31,11 +35,14 @@ TRANSFER_MODES: tuple[str, ...] = get_args(TransferMode)
 Normalization = Literal["frame", "clip"]
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 
-TrainingTask = Literal["animation", "prediction"]
+TrainingTask = Literal["animation", "prediction", "avd"]
 EvaluationTask = Literal["reconstruction", "prediction"]
 
-Backend = Literal["auto", "torch", "onnxruntime"]
+Backend = Literal["auto", "torch", "onnxruntime", "openvino"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
+
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = get_args(Engine)
