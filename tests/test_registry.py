@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from animcli.cli import app
 from animcli.common.errors import RegistryError
 from animcli.common.files import sha256_of_file
+from animcli.models import FAMILIES, family_class
 from animcli.models.configs import shipped_config_names
 from animcli.weights.fetch import resolve_model_spec
 from animcli.weights.hub import HubFile, parse_hub_uri
@@ -34,16 +35,17 @@ def user_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_shipped_registry_names_every_published_checkpoint() -> None:
     registry = load_registry()
 
-    expected = {f"fomm-{name}" for name in PUBLISHED_FOMM} | {"lia-vox", "lia-taichi", "lia-ted", "demo"}
+    expected = {f"fomm-{name}" for name in PUBLISHED_FOMM} | {"lia-vox", "lia-taichi", "lia-ted", "demo"} | {
+        f"tpsmm-{name}" for name in ("vox", "taichi", "mgif", "ted")}
     assert expected <= registry.keys()
     assert any(name.startswith("monkeynet-") for name in registry)
     for entry in registry.values():
         if entry.name == "demo":
             continue
-        assert entry.family in {"fomm", "lia", "monkeynet", "liax"} and entry.name.startswith(entry.family)
+        assert entry.family in FAMILIES and entry.name.startswith(entry.family)
         # LIA-X's plain state dict determines its architecture; the others name their official config.
         assert entry.config in shipped_config_names() or (entry.family == "liax" and entry.config is None), entry.name
-        assert entry.input_size and entry.default_mode in {"relative", "absolute"} and entry.license
+        assert entry.input_size and entry.default_mode in family_class(entry.family).transfer_modes and entry.license
 
 
 def test_fomm_entries_point_at_the_hub_and_the_others_at_their_official_pages() -> None:

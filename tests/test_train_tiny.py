@@ -66,3 +66,19 @@ def tiny_monkeynet_config() -> dict[str, Any]:
     model["discriminator_params"]["num_blocks"] = 2
     config["train_params"].update(batch_size=2, num_epochs=3, epoch_milestones=[1])
     return config
+
+
+def tiny_tpsmm_config() -> dict[str, Any]:
+    config = copy.deepcopy(resolve_config("tpsmm-shapes-64"))
+    config["dataset_params"]["frame_shape"] = [FRAME, FRAME, 3]
+    model = config["model_params"]
+    model["common_params"].update(num_tps=2, bg=True)
+    model["generator_params"].update(block_expansion=4, max_features=16)
+    model["dense_motion_params"].update(block_expansion=4, max_features=16, num_blocks=2)
+    model["avd_network_params"].update(id_bottle_size=4, pose_bottle_size=4)
+    model["fixture_widths"] = {"resnet18": [4, 8, 8, 8], "avd_hidden": [8, 8, 8]}
+    train = config["train_params"]
+    # an epoch is 2 steps on tiny_dataset: the BG predictor joins and the dropout ends within 3 epochs
+    train.update(batch_size=2, num_epochs=3, epoch_milestones=[1], bg_start=1, dropout_epoch=2, dropout_inc_epoch=1)
+    config["train_avd_params"].update(batch_size=2, num_epochs=2, epoch_milestones=[1])
+    return config
