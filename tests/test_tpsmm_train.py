@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import test_tpsmm_parity as parity
 import torch
 from helpers import assert_close
 from torch import nn
@@ -21,24 +22,17 @@ from animcli.train.losses import PerceptualLoss
 from animcli.train.precision import Precision
 from animcli.train.trainer import TrainContext
 from animcli.train.vgg import Vgg19Features
-from animcli.weights.checkpoint_io import load_checkpoint_file
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module")
-def fixtures(reference_dir: Path) -> Path:
-    return reference_dir / "tpsmm" / "fixtures"
+fixtures = parity.fixtures
+checkpoint = parity.checkpoint
 
 
 @pytest.fixture(scope="module")
 def recorded(fixtures: Path) -> dict[str, np.ndarray]:
     return dict(np.load(fixtures / "tpsmm_train.npz"))
-
-
-@pytest.fixture(scope="module")
-def checkpoint(fixtures: Path) -> dict[str, Any]:
-    return load_checkpoint_file(fixtures / "checkpoint.pth.tar")
 
 
 @pytest.fixture(scope="module")
