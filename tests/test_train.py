@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from animcli.cli import app
 from animcli.train import TrainError, TrainOptions, train
 from animcli.train.loop import TrainingRun
+from animcli.train.run_record import RunChoiceError
 from animcli.train.validation import reconstruction_l1
 from animcli.weights.checkpoint_io import load_checkpoint_file
 from animcli.weights.loading import load_model
@@ -116,7 +117,7 @@ def test_resume_needs_a_checkpoint_and_the_same_seed(data_root: Path, tmp_path: 
         train(options("fomm", data_root, tmp_path / "none", resume=True))
     config = str(config_file("fomm", tmp_path))
     train(options("fomm", data_root, tmp_path / "run", config=config, max_steps=1))
-    with pytest.raises(TrainError, match="--seed 0"):
+    with pytest.raises(RunChoiceError, match="started with --seed 0"):
         train(options("fomm", data_root, tmp_path / "run", resume=True, max_steps=2, seed=5))
 
 

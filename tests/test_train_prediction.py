@@ -42,17 +42,21 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_dataset(tmp_path_factory.mktemp("data"))  # 4 training videos of 4 frames
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Monkey-Net 'run directory' (seeded weights) whose config carries prediction_params."""
-    root = tmp_path_factory.mktemp("monkeynet")
-    config = prediction_config()
+def trained_monkeynet(root: Path, config: dict) -> Path:
+    """A Monkey-Net 'run directory' (seeded weights) with ``config``; returns its checkpoint."""
+    root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(1)
     model = MonkeyNetModel(config)
     torch.save({"generator": model.generator.state_dict(), "kp_detector": model.kp_detector.state_dict()},
                root / "last.pth.tar")
     write_config(config, root / "config.yaml")
     return root / "last.pth.tar"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained Monkey-Net whose config carries prediction_params."""
+    return trained_monkeynet(tmp_path_factory.mktemp("monkeynet"), prediction_config())
 
 
 def options(trained: Path, data_root: Path, out: Path, **overrides) -> TrainOptions:

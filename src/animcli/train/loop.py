@@ -31,6 +31,7 @@ from animcli.models.families import FAMILIES
 from animcli.train.distributed import Distributed
 from animcli.train.health import HealthWatch
 from animcli.train.precision import Precision, resolve_precision
+from animcli.train.run_record import recorded_family, settled, write_record
 from animcli.train.samples import write_sample_grid
 from animcli.train.trainer import FamilyTrainer, TrainContext, trainer_class
 from animcli.weights.checkpoint_io import load_checkpoint_file
@@ -46,27 +47,30 @@ class TrainError(AnimcliError):
 
 @dataclass
 class TrainOptions:
+    out: Path
+    # None below: not given. A fresh run takes the defaults of ``run_record.DEFAULTS``, a resumed one its record.
     #: a family (fomm, lia, monkeynet) to train from scratch, or a model to fine-tune: a registry name,
     #: ``hf://repo_id/filename[@rev]`` or a checkpoint path (its family and, without --config, its config)
-    model: str
-    data: Path
-    out: Path
+    model: str | None = None
+    data: Path | None = None
     #: "animation" (the networks that animate) or a family's other task, e.g. "prediction" (Monkey-Net)
-    task: str = "animation"
+    task: str | None = None
     config: str | None = None
     resume: bool = False
     max_steps: int | None = None
     max_minutes: float | None = None
     batch_size: int | None = None
     device: str = "auto"
-    seed: int = 0
+    seed: int | None = None
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 10
     num_workers: int = 0
-    perceptual: str = "vgg"
+    perceptual: str | None = None
     vgg_weights: Path | None = None
-    precision: str = "auto"
+    precision: str | None = None
+    #: intra-op CPU threads (None: torch's default, the cores this process may use)
+    threads: int | None = None
 
 
 class TrainingReporter(Protocol):
@@ -166,6 +170,9 @@ class StopRequest:
 def starting_point(options: TrainOptions) -> tuple[type[FamilyTrainer], ResolvedCheckpoint | None]:
     """The trainer for the family and task, and the checkpoint to start from when ``--model`` names one
     (fine-tuning, or the trained model a task builds on)."""
+    family = recorded_family(options.out) if options.resume else None
+    if family is not None:  # the run folder says what it trains; its model need not be read again
+        return trainer_class(family).for_task(options.task), None
     if options.model in FAMILIES:
         trainer_cls = trainer_class(options.model).for_task(options.task)
         if trainer_cls.starts_from_trained_model:
@@ -231,7 +238,9 @@ class TrainingRun:
 
     def __init__(self, options: TrainOptions, reporter: TrainingReporter | None = None) -> None:
         self.started = time.monotonic()  # --max-minutes counts the data preparation too
-        self.options = options
+        self.options = options = settled(options)
+        if options.threads is not None:
+            torch.set_num_threads(options.threads)
         self.world = Distributed.from_env()
         device = self.world.device(resolve_device(options.device))
         self.world.init(device)
@@ -267,6 +276,7 @@ class TrainingRun:
             self.run.path.mkdir(parents=True, exist_ok=True)
             if not options.resume:
                 self.run.write_config(config)
+                write_record(self.run.path, options, trainer_cls.family)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save(self) -> None:
