@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from test_train_tiny import FRAME, tiny_dataset, tiny_lia_config
+from test_train_tiny import FRAME, tiny_dataset, tiny_fomm_config, tiny_lia_config, tiny_monkeynet_config, write_config
 from typer.testing import CliRunner
 
 from animcli.cli import app
@@ -178,3 +178,16 @@ def test_training_logs_health_and_the_cli_shows_it(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "masks " in result.output and "|g| " in result.output
 
+
+
+@pytest.mark.parametrize("family", ["fomm", "monkeynet"])
+def test_keypoint_families_log_their_health_too(family: str, tmp_path: Path) -> None:
+    config = tiny_fomm_config(generator_gan=1) if family == "fomm" else tiny_monkeynet_config()
+    config_path = write_config(config, tmp_path / "config.yaml")
+    train(TrainOptions(model=family, data=tiny_dataset(tmp_path / "data"), out=tmp_path / "run",
+                       config=str(config_path), max_steps=1, perceptual="none", log_every=1))
+    health = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[0])["health"]
+    assert {"grad_gen", "d_real", "d_fake", "output_std"} <= set(health)
+    assert health["grad_gen"] > 0 and health["output_std"] > 0
+    occlusion = config["model_params"]["generator_params"].get("estimate_occlusion_map", False)
+    assert ("mask0" in health) == (family == "fomm" and occlusion)

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from animcli.models.base import Motion
 from animcli.models.fomm import FommModel
+from animcli.train.health import step_health
 from animcli.train.losses import (
     ImagePyramid,
     PerceptualLoss,
@@ -98,12 +99,19 @@ class DiscriminatorFullModel(nn.Module):
         self.pyramid = ImagePyramid(discriminator.scales)
         self.weight = train_params["loss_weights"]["discriminator_gan"]
 
-    def forward(self, driving: Tensor, prediction: Tensor, kp_driving: Motion) -> Tensor:
+    def forward(self, driving: Tensor, prediction: Tensor, kp_driving: Motion) -> tuple[Tensor, Tensor, Tensor]:
+        """The LSGAN loss, and D's mean score of the real and the generated images (1 = real, 0 = fake)."""
         kp = detached(kp_driving)
         real = self.discriminator(self.pyramid(driving), kp=kp)
         fake = self.discriminator(self.pyramid(prediction.detach()), kp=kp)
-        return sum(self.weight * lsgan_discriminator(real[f"prediction_map_{s}"], fake[f"prediction_map_{s}"])
-                   for s in self.discriminator.scales)
+        scales = self.discriminator.scales
+        loss = sum(self.weight * lsgan_discriminator(real[f"prediction_map_{s}"], fake[f"prediction_map_{s}"])
+                   for s in scales)
+        return loss, mean_score(real, scales), mean_score(fake, scales)
+
+
+def mean_score(maps: dict[str, Any], scales: list[str]) -> Tensor:
+    return torch.stack([maps[f"prediction_map_{s}"].detach().float().mean() for s in scales]).mean()
 
 
 class FommTrainer(KeypointFamilyTrainer):
@@ -133,14 +141,18 @@ class FommTrainer(KeypointFamilyTrainer):
         with precision.autocast():
             losses, generated = self.generator_full(source, driving)
         loss_generator = sum(losses.values())
-        adam_step_order(loss_generator, precision,
-                        [self.optimizers["optimizer_generator"], self.optimizers["optimizer_kp_detector"]])
+        gradient_norm = adam_step_order(loss_generator, precision, [self.optimizers["optimizer_generator"],
+                                                                    self.optimizers["optimizer_kp_detector"]])
+        scores: tuple[Tensor | None, Tensor | None] = (None, None)
         if self.discriminator_full is not None:
             self.optimizers["optimizer_discriminator"].zero_grad(set_to_none=True)
             with precision.autocast():
-                losses["disc_gan"] = self.discriminator_full(driving, generated["prediction"], generated["kp_driving"])
+                losses["disc_gan"], *scores = self.discriminator_full(driving, generated["prediction"],
+                                                                      generated["kp_driving"])
             adam_step_order(losses["disc_gan"], precision, [self.optimizers["optimizer_discriminator"]])
         precision.update()
+        masks = [generated["occlusion_map"]] if "occlusion_map" in generated else []
+        self.latest_health = step_health(generated["prediction"], gradient_norm, masks, *scores)
         self.latest_preview = Preview.of(source, driving, generated["prediction"],
                                          generated["kp_source"]["value"], generated["kp_driving"]["value"])
         return {name: float(value.detach()) for name, value in losses.items()}

@@ -9,11 +9,25 @@ discriminator's mean belief that real and generated images are real, ``grad_*`` 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+
+from torch import Tensor
 
 #: a mean occlusion mask below this passes ×0.05 of the gradient to the flows: the warp stops learning.
 CLOSED_MASK = 0.05
 #: a generated batch whose values spread less than this (in the family's image range) is one constant colour.
 CONSTANT_OUTPUT_STD = 1e-3
+
+
+def step_health(generated: Tensor, gradient_norm: float, masks: Sequence[Tensor] = (),
+                d_real: Tensor | None = None, d_fake: Tensor | None = None) -> dict[str, float]:
+    """A step's figures from what the step computed anyway (no extra forward pass)."""
+    health = {f"mask{level}": float(mask.detach().float().mean()) for level, mask in enumerate(masks)}
+    health["grad_gen"] = gradient_norm
+    if d_real is not None and d_fake is not None:
+        health["d_real"], health["d_fake"] = float(d_real), float(d_fake)
+    health["output_std"] = float(generated.detach().float().std())
+    return health
 
 
 class TrainingHealthWarning(UserWarning):

@@ -22,6 +22,7 @@ from animcli.models.lia.architecture import LiaArchitecture
 from animcli.models.lia.discriminator import Discriminator
 from animcli.models.lia.generator import Generator
 from animcli.models.lia.model import to_signed_range
+from animcli.train.health import step_health
 from animcli.train.losses import PerceptualLoss, l1
 from animcli.train.trainer import FamilyTrainer, Preview, TrainContext, adam_step_order
 
@@ -139,14 +140,12 @@ class LiaTrainer(FamilyTrainer):
         with_gan = self.step >= self.params["gan_start_step"]
         with precision.autocast():
             losses, reconstruction, mask_means = self.generator_full(source_signed, driving_signed, with_gan)
-        health = {f"mask{level}": float(mean) for level, mean in enumerate(mask_means)}
-        health["grad_gen"] = adam_step_order(sum(losses.values()), precision, [self.optimizers["g_optim"]])
+        gradient_norm = adam_step_order(sum(losses.values()), precision, [self.optimizers["g_optim"]])
+        scores: tuple[Tensor | None, Tensor | None] = (None, None)
         if with_gan:
-            losses["dis"], health["d_real"], health["d_fake"] = self.discriminator_step(driving_signed,
-                                                                                        reconstruction)
+            losses["dis"], *scores = self.discriminator_step(driving_signed, reconstruction)
         precision.update()
-        health["output_std"] = float(reconstruction.detach().float().std())
-        self.latest_health = {name: float(value) for name, value in health.items()}
+        self.latest_health = step_health(reconstruction, gradient_norm, list(mask_means), *scores)
         self.latest_preview = Preview.of(source, driving, to_unit_range(reconstruction.float()).clamp(0, 1))
         return {name: float(value.detach()) for name, value in losses.items()}
 

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from animcli.models.base import Motion
 from animcli.models.monkeynet import MonkeyNetModel, frame_shape
 from animcli.train.fomm import detached
+from animcli.train.health import step_health
 from animcli.train.losses import feature_matching, l1, lsgan_discriminator, lsgan_generator
 from animcli.train.monkeynet_prediction import KeypointPredictorTrainer
 from animcli.train.trainer import (
@@ -64,12 +65,15 @@ class DiscriminatorFullModel(nn.Module):
         self.weight = train_params["loss_weights"]["discriminator_gan"]
         self.detach_kp = bool(train_params.get("detach_kp_discriminator", True))
 
-    def forward(self, driving: Tensor, prediction: Tensor, kp_driving: Motion, kp_source: Motion) -> Tensor:
+    def forward(self, driving: Tensor, prediction: Tensor, kp_driving: Motion, kp_source: Motion
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """The LSGAN loss, and D's mean score of the real and the generated videos (1 = real, 0 = fake)."""
         if self.detach_kp:
             kp_driving, kp_source = detached(kp_driving), detached(kp_source)
         real_maps = self.discriminator(driving, kp_driving, kp_source)
         fake_maps = self.discriminator(prediction.detach(), kp_driving, kp_source)
-        return self.weight * lsgan_discriminator(real_maps[-1], fake_maps[-1])
+        loss = self.weight * lsgan_discriminator(real_maps[-1], fake_maps[-1])
+        return loss, real_maps[-1].detach().float().mean(), fake_maps[-1].detach().float().mean()
 
 
 class MonkeyNetTrainer(KeypointFamilyTrainer):
@@ -102,15 +106,17 @@ class MonkeyNetTrainer(KeypointFamilyTrainer):
             losses, generated = self.generator_full(source, driving)
         # Official order: generator step, clear the discriminator's gradients from the generator loss, then the
         # detector step, then the discriminator on detached inputs.
-        adam_step_order(sum(losses.values()), precision, [self.optimizers["optimizer_generator"]])
+        gradient_norm = adam_step_order(sum(losses.values()), precision, [self.optimizers["optimizer_generator"]])
         self.optimizers["optimizer_discriminator"].zero_grad(set_to_none=True)
         precision.step(self.optimizers["optimizer_kp_detector"])
         self.optimizers["optimizer_kp_detector"].zero_grad(set_to_none=True)
         with precision.autocast():
-            losses["disc_gan"] = self.discriminator_full(driving, generated["video_prediction"],
-                                                         generated["kp_driving"], generated["kp_source"])
+            losses["disc_gan"], d_real, d_fake = self.discriminator_full(
+                driving, generated["video_prediction"], generated["kp_driving"], generated["kp_source"])
         adam_step_order(losses["disc_gan"], precision, [self.optimizers["optimizer_discriminator"]])
         precision.update()
+        self.latest_health = step_health(generated["video_prediction"], gradient_norm, d_real=d_real,
+                                         d_fake=d_fake)
         self.latest_preview = Preview.of(source[:, :, 0], driving[:, :, 0], generated["video_prediction"][:, :, 0],
                                          generated["kp_source"]["mean"][:, 0], generated["kp_driving"]["mean"][:, 0])
         return {name: float(value.detach()) for name, value in losses.items()}
