@@ -18,14 +18,20 @@ from typing import Any
 import click
 import typer
 
+from animcli.models.families import FAMILIES  # torch-free descriptors
+
 # Click's plain help layout, not rich's boxed table: in an 80-column terminal the table squeezes six columns
 # and cuts option names ("--no-adapt-sca…") and shows "<bool>" on flags; the plain layout wraps help text and
 # keeps every option name whole. Every Typer of the CLI uses it.
 HELP_LAYOUT: dict[str, Any] = {"rich_markup_mode": None}
 
+#: the top-level help's first line, naming every family animcli knows.
+SUMMARY = ("Animate a still image with the motion of a driving video "
+           f"({', '.join(family.title for family in FAMILIES.values())}).")
+
 app = typer.Typer(
     name="animcli",
-    help="Animate a still image with the motion of a driving video (FOMM, LIA, Monkey-Net).",
+    help=SUMMARY,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -33,9 +39,18 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def root() -> None:
-    """Animate a still image with the motion of a driving video (FOMM, LIA, Monkey-Net)."""
+def _print_version(requested: bool) -> None:
+    if requested:
+        from importlib.metadata import version
+
+        typer.echo(f"animcli {version('animcli')}")
+        raise typer.Exit()
+
+
+@app.callback(help=SUMMARY)
+def root(_version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print animcli's version and exit.")) -> None:
+    pass
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -36,6 +38,21 @@ def human_size(size: int | None) -> str:
     return f"{value:.1f} GB"
 
 
+def table_lines(rows: list[tuple[str, ...]], columns: int | None) -> list[str]:
+    """Aligned rows; where they would be wider than ``columns``, each row's last cell (the long source address)
+    goes on a line of its own below it."""
+    def aligned(rows: list[tuple[str, ...]]) -> list[str]:
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                for row in rows]
+
+    lines = aligned(rows)
+    if columns is None or max(map(len, lines)) <= columns:
+        return lines
+    lines = aligned([row[:-1] for row in rows])
+    return [lines[0], *(f"{line}\n    {row[-1]}" for line, row in zip(lines[1:], rows[1:], strict=True))]
+
+
 @models_app.command("list")
 def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array of objects, for scripts.")] = False,
@@ -55,9 +72,10 @@ def list_command(
              human_size(item.file_size), item.license or "-", item.status, item.source or "-")
             for item in listings
         ]
-        widths = [max(len(row[i]) for row in [LIST_COLUMNS, *rows]) for i in range(len(LIST_COLUMNS))]
-        for row in [LIST_COLUMNS, *rows]:
-            typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        # A terminal gets lines that fit it; a pipe (scripts) one row per model, however long.
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        for line in table_lines([LIST_COLUMNS, *rows], width):
+            typer.echo(line)
         if any(item.file_size is None for item in listings):
             # stderr: the table on stdout stays the same whether the Hub answered or not.
             typer.echo("download '-': size unknown (not recorded, and the Hub was not reachable or the file is "

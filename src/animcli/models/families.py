@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from animcli.common.errors import ModelError
-from animcli.models.base import AnimationModel
+
+if TYPE_CHECKING:  # the descriptors stay torch-free: `animcli --help` names the families without loading any
+    from animcli.models.base import AnimationModel
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
+    #: how the papers and the help write it
+    title: str
     model_module: str
     #: None: animcli cannot train the family (LIA-X: its authors published inference code only).
     trainer_module: str | None = None
@@ -36,11 +40,11 @@ class Family:
 FAMILIES = {
     family.name: family
     for family in (
-        Family("fomm", "animcli.models.fomm", "animcli.train.fomm"),
-        Family("lia", "animcli.models.lia", "animcli.train.lia"),
-        Family("monkeynet", "animcli.models.monkeynet", "animcli.train.monkeynet"),
-        Family("liax", "animcli.models.liax"),
-        Family("tpsmm", "animcli.models.tpsmm", "animcli.train.tpsmm"),
+        Family("fomm", "FOMM", "animcli.models.fomm", "animcli.train.fomm"),
+        Family("lia", "LIA", "animcli.models.lia", "animcli.train.lia"),
+        Family("monkeynet", "Monkey-Net", "animcli.models.monkeynet", "animcli.train.monkeynet"),
+        Family("liax", "LIA-X", "animcli.models.liax"),
+        Family("tpsmm", "TPSMM", "animcli.models.tpsmm", "animcli.train.tpsmm"),
     )
 }
 
