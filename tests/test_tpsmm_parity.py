@@ -186,7 +186,7 @@ def test_official_frames_on_both_backends(model: TpsmmModel, inputs, expected: d
                                           official: str) -> None:
     """demo.py's frames from its float inputs, through each backend's graphs (the onnxruntime renderer solves
     the TPS systems in its exported graph) and animcli's transfer."""
-    engine = make_backend(model, backend, torch.device("cpu"), False, threads=1)
+    engine = make_backend(model, backend, torch.device("cpu"), "fp32", threads=1)
     source, driving = inputs
     size = source.shape[-1]
     state = engine.encode_source(source, size)
@@ -195,3 +195,23 @@ def test_official_frames_on_both_backends(model: TpsmmModel, inputs, expected: d
     prediction = engine.generate(state, transferred, size)
     assert_close(prediction, expected[f"anim_{official}_prediction"], IMAGE_ATOL, "prediction")
     assert_frames_match(to_uint8(prediction), expected[f"anim_{official}_uint8"], official)
+
+
+def test_published_vox_256_state_dict_layout(reference_dir: Path) -> None:
+    """Every network of the shipped tpsmm-vox-256 config against the published file's 450 entries: names in
+    state-dict order, shapes and integer dtypes (built on the meta device: no memory for 87.7 M parameters)."""
+    published = {}
+    for line in (reference_dir / "tpsmm" / "keys-tpsmm-vox-256.txt").read_text().splitlines():
+        name, shape, *dtype = line.split()
+        published[name] = (tuple(int(n) for n in shape.split("x")) if shape != "()" else (), dtype[0] if dtype else
+                           "float32")
+    with torch.device("meta"):
+        networks = build_networks(resolve_config("tpsmm-vox-256"))
+    ours = {f"{net}.{key}": (tuple(value.shape), str(value.dtype).removeprefix("torch."))
+            for net, module in networks.items() for key, value in module.state_dict().items()}
+    assert sorted(ours) == sorted(published)
+    for net in networks:
+        assert [k for k in ours if k.startswith(net + ".")] == [k for k in published if k.startswith(net + ".")]
+    assert ours == published
+    parameters = sum(p.numel() for module in networks.values() for p in module.parameters())
+    assert parameters == 87_679_142
