@@ -55,13 +55,23 @@ def find_segments(reader: VideoReader, options: CropOptions) -> list[Segment]:
     if options.box == AUTO:
         return [_motion_segment(reader, options)]
     detector = get_detector(options.detector)
-    detections = (
-        (index, select_faces(detector.detect(frame), options.face))
-        for index, frame in enumerate(reader) if index % options.every == 0
-    )
+    frames_read = [0]
+
+    def detections() -> Iterator[tuple[int, list[Box]]]:
+        for index, frame in enumerate(reader):
+            frames_read[0] = index + 1
+            if index % options.every == 0:
+                yield index, select_faces(detector.detect(frame), options.face)
+
     one_second = max(round(reader.fps), 1)
     max_gap = max(options.every, one_second // 2)
-    trajectories = track_faces(detections, options.iou_with_initial, max_gap, follow=options.track)
+    trajectories = track_faces(detections(), options.iou_with_initial, max_gap, follow=options.track)
+    # A face still there at the last sampled frame stays to the end: with --every N the last N-1 frames are
+    # never sampled, and would otherwise be cut off.
+    last_sampled = (frames_read[0] - 1) // options.every * options.every
+    for trajectory in trajectories:
+        if trajectory.end == last_sampled < frames_read[0] - 1:
+            trajectory.boxes[frames_read[0] - 1] = trajectory.boxes[last_sampled]
     min_frames = one_second if options.min_frames is None else options.min_frames
     if options.track:
         segments: list[Segment] = [tracked_segment(t, options.increase, reader.fps, reader.size)
