@@ -75,8 +75,8 @@ def test_misfit_checkpoints_are_refused_in_one_line(reference_dir: Path, tmp_pat
     state = load_checkpoint_file(fixtures / "checkpoint.pt")
     reduced_config = LiaxModel.infer_config(state)
     for broken, message in (
-        ({k: v for k, v in state.items() if k != "dec.flow7.bias"}, "Missing key"),
-        ({**state, "dec.direction.weight": torch.zeros(64, 20)}, "size mismatch"),
+        ({k: v for k, v in state.items() if k != "dec.flow7.bias"}, r"1 missing \(e\.g\. dec\.flow7\.bias\)"),
+        ({**state, "dec.direction.weight": torch.zeros(64, 20)}, r"1 shape mismatch \(e\.g\. dec\.direction\.weight\)"),
     ):
         with pytest.raises(ModelError, match=message) as raised:
             LiaxModel.from_checkpoint(reduced_config, broken)

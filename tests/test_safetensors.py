@@ -113,3 +113,18 @@ def test_trust_pickle_is_the_only_way_to_convert_a_pickle_with_objects(tmp_path:
 
     convert_checkpoint(with_objects, output, fomm_fixture[1], trust_pickle=True)
     assert_same_state_dicts(load_checkpoint_file(output)["generator"], checkpoint["generator"])
+
+
+def test_convert_finds_the_config_animate_would_load_with(tmp_path: Path, fomm_fixture) -> None:
+    checkpoint_path, config_path = fomm_fixture
+    run = tmp_path / "run"  # a training run folder: the config beside the checkpoint
+    run.mkdir()
+    (run / "last.pth.tar").write_bytes(checkpoint_path.read_bytes())
+    (run / "config.yaml").write_bytes(config_path.read_bytes())
+
+    result = CliRunner().invoke(app, ["models", "convert", str(run / "last.pth.tar"),
+                                      str(tmp_path / "out.safetensors")])
+
+    assert result.exit_code == 0, result.output
+    assert "fomm, config included" in result.output
+    assert read_safetensors_header(tmp_path / "out.safetensors").config == yaml.safe_load(config_path.read_text())

@@ -9,11 +9,12 @@ from torch import nn
 from animcli.common.errors import ModelError
 
 
-def load_strict(module: nn.Module, state_dict: Any, what: str) -> None:
+def load_strict(module: nn.Module, state_dict: Any, what: str, *, assign: bool = False) -> None:
     """``load_state_dict(strict=True)`` with a one-line explanation when the checkpoint does not fit.
 
     BatchNorm's ``num_batches_tracked`` counters (absent from checkpoints saved before torch 0.4.1, and unused
-    in eval) are the only entries allowed to be missing: the module keeps its own.
+    in eval) are the only entries allowed to be missing: the module keeps its own. ``assign``: the module takes
+    the checkpoint's tensors over instead of copying them (see ``nn.Module.load_state_dict``).
     """
     if not isinstance(state_dict, dict):
         raise ModelError(f"checkpoint entry {what!r} is not a state dict")
@@ -27,4 +28,4 @@ def load_strict(module: nn.Module, state_dict: Any, what: str) -> None:
         found = {"missing": missing, "unexpected": unexpected, "shape mismatch": mismatched}
         problems = [f"{len(keys)} {label} (e.g. {keys[0]})" for label, keys in found.items() if keys]
         raise ModelError(f"checkpoint {what!r} does not fit the config: {', '.join(problems)}")
-    module.load_state_dict(state_dict, strict=True)
+    module.load_state_dict(state_dict, strict=True, assign=assign)

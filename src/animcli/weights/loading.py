@@ -28,17 +28,23 @@ def _config_beside(checkpoint: Path) -> dict[str, Any] | None:
     return None
 
 
-def _find_config(checkpoint_path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
-    embedded = checkpoint.get("config")  # safetensors files written by `animcli models convert`
+def config_of(checkpoint_path: Path, checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """The config a checkpoint loads with when none is given: its own (safetensors files written by
+    `animcli models convert`), the run directory's beside it, or one read off its weights; None if none."""
+    embedded = checkpoint.get("config")
     if isinstance(embedded, dict):
         return embedded
     beside = _config_beside(checkpoint_path)
     if beside is not None:
         return beside
-    inferred = family_class(detect_family(checkpoint=checkpoint)).infer_config(checkpoint)
-    if inferred is None:
+    return family_class(detect_family(checkpoint=checkpoint)).infer_config(checkpoint)
+
+
+def _find_config(checkpoint_path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    found = config_of(checkpoint_path, checkpoint)
+    if found is None:
         raise ModelError(f"checkpoint {checkpoint_path} needs a config: pass --config PATH|NAME")
-    return inferred
+    return found
 
 
 @dataclass(frozen=True)

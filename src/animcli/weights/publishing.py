@@ -16,7 +16,7 @@ from animcli.models.configs import resolve_config
 from animcli.weights.checkpoint_io import load_checkpoint_file, load_trusted_pickle
 from animcli.weights.fetch import resolve_model_spec
 from animcli.weights.hub import HUB_SCHEME, HubSettings, hub_failure_reason, transfer_errors
-from animcli.weights.loading import load_model
+from animcli.weights.loading import config_of, load_model
 from animcli.weights.registry import (
     RegistryEntry,
     check_model_name,
@@ -93,8 +93,9 @@ def convert_checkpoint(
     """Convert an official checkpoint to a self-describing safetensors file.
 
     The input is read with the safe loader unless ``trust_pickle`` (the user vouches for the file). The config
-    (a shipped name, a path or a dict) is stored in the header; without one, a safetensors input keeps its
-    own, and the family is recorded from the checkpoint's layout.
+    (a shipped name, a path or a dict) is stored in the header; without one, the config the checkpoint would
+    load with (its own, the run directory's beside it, or one read off its weights), and the family is
+    recorded from the checkpoint's layout.
     """
     if output.suffix != ".safetensors":
         raise ModelError(f"the output file must end in .safetensors, not {output.name!r}")
@@ -102,7 +103,7 @@ def convert_checkpoint(
         raise ModelError(f"refusing to convert {source} onto itself")
     trusted = trust_pickle and source.suffix != ".safetensors"
     checkpoint = load_trusted_pickle(source) if trusted else load_checkpoint_file(source)
-    config_dict = resolve_config(config) if config is not None else checkpoint.get("config")
+    config_dict = resolve_config(config) if config is not None else config_of(source, checkpoint)
     family = detect_family(config=config_dict, checkpoint=checkpoint)
     header = SafetensorsHeader(family, config_dict, sha256_of_file(source))
     write_safetensors_checkpoint(

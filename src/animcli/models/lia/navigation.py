@@ -17,6 +17,7 @@ from animcli.common.choices import TRANSFER_MODES, Normalization, TransferMode
 from animcli.common.errors import ModelError
 from animcli.models.base import AnimationModel, Motion
 from animcli.models.lia.layers import at_least_float32
+from animcli.models.state_dicts import load_strict
 
 
 def to_signed_range(images: Tensor) -> Tensor:
@@ -41,10 +42,7 @@ class LatentNavigationModel(AnimationModel):
 
     def load_generator(self, state_dict: dict[str, Tensor], *, assign: bool = False) -> None:
         """Strictly load the generator; a checkpoint that does not fit is refused in one line."""
-        try:
-            self.gen.load_state_dict(state_dict, strict=True, assign=assign)
-        except RuntimeError as exc:
-            raise ModelError(f"{self.family} checkpoint does not fit the config: {state_dict_mismatch(exc)}") from None
+        load_strict(self.gen, state_dict, self.family, assign=assign)
 
     @property
     def size(self) -> int:
@@ -70,9 +68,3 @@ class LatentNavigationModel(AnimationModel):
     def pose_distance(self, source: Motion, driving: Motion) -> Tensor:
         # The dictionary is orthonormal, so this is also the distance of the latent displacements D(α).
         return torch.linalg.vector_norm(at_least_float32(driving["alpha"] - source["alpha"]), dim=1)
-
-
-def state_dict_mismatch(exc: RuntimeError) -> str:
-    """The first concrete problem of a failed strict load, on one line."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[1] if len(lines) > 1 else lines[0])[:300]
