@@ -215,3 +215,26 @@ def test_published_vox_256_state_dict_layout(reference_dir: Path) -> None:
     assert ours == published
     parameters = sum(p.numel() for module in networks.values() for p in module.parameters())
     assert parameters == 87_679_142
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+@torch.no_grad()
+def test_reconstruction_moves_the_background_with_the_bg_predictor(model: TpsmmModel, inputs,
+                                                                   expected: dict[str, np.ndarray],
+                                                                   backend: str) -> None:
+    """reconstruction.py: source = frame 0, every frame's raw keypoints, and the BG predictor's affine (which
+    animation leaves out); L1 per frame as it prints."""
+    engine = make_backend(model, backend, torch.device("cpu"), "fp32", threads=1)
+    _, driving = inputs
+    size = driving.shape[-1]
+    state = engine.encode_source(driving[:1], size)
+    motion = engine.encode_driving(driving, size)
+    transferred = model.transfer(state, motion, motion_slice(motion, 0), model.reconstruction_options())
+    assert_close(transferred["bg_param"], expected["recon_bg_param"], KP_ATOL, "bg_param")
+    prediction = engine.generate(state, transferred, size)
+    assert_close(prediction, expected["recon_prediction"], IMAGE_ATOL, "prediction")
+    l1 = (prediction - driving).abs().mean(dim=(1, 2, 3)).double()
+    assert_close(l1, expected["recon_l1_per_frame"], 1e-5, "L1 per frame")
+    assert float(l1.mean()) == pytest.approx(float(expected["recon_printed_loss"]), abs=1e-5)
+    animated = model.transfer(state, motion, motion_slice(motion, 0), TransferOptions("absolute"))
+    assert torch.equal(animated["bg_param"], torch.eye(3).expand(len(driving), 3, 3))

@@ -38,11 +38,14 @@ class TransferOptions:
     (``None`` = the family's default; families without the notion reject ``True``).
     edits: (direction index, offset) pairs added to the source's motion code before transfer (families with a
     motion dictionary of editable directions; others reject them).
+    reconstruction: the papers' reconstruction protocol, where the driving frame may be seen with the source
+    (TPSMM's background motion predictor compares the two; families without such a network ignore it).
     """
 
     mode: TransferMode = "relative"
     adapt_scale: bool | None = None
     edits: tuple[tuple[int, float], ...] = ()
+    reconstruction: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,7 @@ class AnimationModel(nn.Module, ABC):
 
     def reconstruction_options(self) -> TransferOptions:
         """Transfer used by the papers' reconstruction protocol (raw driving motion)."""
-        return TransferOptions(mode="absolute", adapt_scale=False)
+        return TransferOptions(mode="absolute", adapt_scale=False, reconstruction=True)
 
     def check_normalization(self, normalization: Normalization) -> None:
         """Reject an output normalisation this family's official code does not define."""

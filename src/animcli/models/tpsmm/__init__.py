@@ -5,6 +5,11 @@ dense motion network blends the ten transforms and a background slot into one fl
 renders with. Modes: absolute (the official demo's "standard"), relative (driving motion since the reference
 frame, always scaled by the keypoint hull ratio in the official demo; the family default) and avd (an MLP puts
 the driving pose on the source's identity).
+
+The background slot moves by an affine transform that the BG predictor estimates from the (source, driving)
+pair in reconstruction (as the official reconstruction.py); animation keeps it still (as demo.py). So a driving
+motion carries its frame beside the keypoints, and the transferred motion carries the background transform
+(``bg_param``, the identity when animating).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from animcli.common.choices import TransferMode
@@ -31,6 +37,7 @@ from animcli.models.tpsmm.resnet import RESNET18_WIDTHS, resnet_widths
 
 #: the networks every checkpoint must hold; ``bg_predictor`` and ``avd_network`` are optional (SPEC §10)
 REQUIRED_NETWORKS = ("inpainting_network", "dense_motion_network", "kp_detector")
+OPTIONAL_NETWORKS = ("avd_network", "bg_predictor")
 #: where a config records non-standard widths of the ResNets and the AVD MLP (the official code hard-codes them;
 #: the shared fixtures reduce them). Read off the checkpoint when one is loaded.
 WIDTHS_SECTION = "fixture_widths"
@@ -101,6 +108,8 @@ class TpsmmModel(AnimationModel):
         self.kp_detector = networks["kp_detector"]
         #: None when the config has no avd_network_params or the checkpoint no avd_network
         self.avd_network: nn.Module | None = networks.get("avd_network")
+        #: None when the config's ``bg`` is off or the checkpoint has no bg_predictor
+        self.bg_predictor: nn.Module | None = networks.get("bg_predictor")
 
     @classmethod
     def claims_config(cls, config: dict[str, Any]) -> bool:
@@ -122,10 +131,12 @@ class TpsmmModel(AnimationModel):
             if name not in checkpoint:
                 raise ModelError(f"not a {self.family} checkpoint: it has no {name!r} entry")
             load_strict(getattr(self, name), checkpoint[name], name)
-        if self.avd_network is not None and "avd_network" in checkpoint:
-            load_strict(self.avd_network, checkpoint["avd_network"], "avd_network")
-        else:  # an AVD network the checkpoint does not train would animate with random weights
-            self.avd_network = None
+        # An optional network the checkpoint lacks would run with random weights: it is dropped instead.
+        for name in OPTIONAL_NETWORKS:
+            if getattr(self, name) is not None and name in checkpoint:
+                load_strict(getattr(self, name), checkpoint[name], name)
+            else:
+                setattr(self, name, None)
 
     @property
     def size(self) -> int:
@@ -141,7 +152,7 @@ class TpsmmModel(AnimationModel):
 
     # -- inference ----------------------------------------------------------------------------
     def encode_source(self, source: Tensor) -> TpsmmSource:
-        return self.source_state(source, self.encode_driving(source))
+        return self.source_state(source, {"value": self.detect(source)})
 
     def source_state(self, source: Tensor, kp: Motion) -> TpsmmSource:
         return TpsmmSource(image=source, kp=kp, encoder_maps=self.inpainting_network.encode(source),
@@ -151,8 +162,12 @@ class TpsmmModel(AnimationModel):
         # The official demo detects the source keypoints once; its inpainting network re-encodes the source per frame.
         return self.source_state(source, source_state.kp)
 
+    def detect(self, frames: Tensor) -> Tensor:
+        """(B, 5K, 2) keypoints."""
+        return self.kp_detector(frames)["fg_kp"]
+
     def encode_driving(self, frames: Tensor) -> Motion:
-        return {"value": self.kp_detector(frames)["fg_kp"]}
+        return {"value": self.detect(frames), "frame": frames}
 
     def validate_options(self, options: TransferOptions) -> TransferOptions:
         options = super().validate_options(options)
@@ -163,16 +178,31 @@ class TpsmmModel(AnimationModel):
 
     def transfer(self, source_state: TpsmmSource, driving: Motion, initial: Motion,
                  options: TransferOptions) -> Motion:
+        return {"value": self.transferred_keypoints(source_state, driving, initial, options),
+                "bg_param": self.background(source_state, driving, options)}
+
+    def transferred_keypoints(self, source_state: TpsmmSource, driving: Motion, initial: Motion,
+                              options: TransferOptions) -> Tensor:
         if options.mode == "avd":
             assert self.avd_network is not None
-            rewritten = self.avd_network({"fg_kp": source_state.kp["value"]}, {"fg_kp": driving["value"]})
-            return {"value": rewritten["fg_kp"]}
+            return self.avd_network({"fg_kp": source_state.kp["value"]}, {"fg_kp": driving["value"]})["fg_kp"]
         adapt = True if options.adapt_scale is None else options.adapt_scale
-        return keypoint_transfer.normalize_kp(source_state.kp, driving, initial, relative=options.mode == "relative",
-                                              relative_jacobian=False, adapt_scale=adapt)
+        keypoints = {"value": driving["value"]}
+        return keypoint_transfer.normalize_kp(source_state.kp, keypoints, {"value": initial["value"]},
+                                              relative=options.mode == "relative", relative_jacobian=False,
+                                              adapt_scale=adapt)["value"]
+
+    def background(self, source_state: TpsmmSource, driving: Motion, options: TransferOptions) -> Tensor:
+        """(B, 3, 3) background transforms: the BG predictor's in reconstruction, else the identity (which leaves
+        the background slot exactly where it is)."""
+        frames = driving["frame"]
+        if options.reconstruction and self.bg_predictor is not None:
+            return self.bg_predictor(source_state.image.expand_as(frames), frames)
+        return torch.eye(3, device=frames.device).expand(frames.shape[0], 3, 3)
 
     def generate(self, source_state: TpsmmSource, motion: Motion) -> Tensor:
-        dense = self.dense_motion_network.from_downsampled(source_state.downsampled, motion, source_state.kp)
+        dense = self.dense_motion_network.from_downsampled(source_state.downsampled, motion, source_state.kp,
+                                                           motion["bg_param"])
         return self.inpainting_network.decode(source_state.image, source_state.encoder_maps, dense)["prediction"]
 
     def keypoints(self, motion: Motion) -> Tensor:
