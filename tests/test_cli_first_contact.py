@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import version
 
 from typer.testing import CliRunner
@@ -31,3 +32,14 @@ def test_a_table_wider_than_the_terminal_puts_the_last_column_below_each_row() -
     lines = "\n".join(table_lines(rows, 80)).splitlines()
     assert lines == ["name  status", "a     ok", f"    {rows[1][2]}"]
     assert table_lines(rows, None) == table_lines(rows, 200)  # a pipe: one row per model
+
+
+def test_one_metavar_style_in_every_help() -> None:
+    commands = [[name] for name in ("animate", "edit", "batch", "crop", "live", "predict", "train", "eval")]
+    commands += [["models", "import"], ["models", "convert"], ["data", "synth"]]
+    for command in commands:
+        usage = runner.invoke(app, [*command, "--help"], terminal_width=200).stdout
+        first = usage.splitlines()[0]
+        arguments = re.findall(r"\{([^}]+)\}", first)
+        assert all(name.split(".")[0].isupper() for name in arguments), first  # JOBS.jsonl: a file kind
+        assert "<list[" not in usage, command

@@ -76,7 +76,10 @@ def animate(
     fps: float = typer.Option(None, "--fps", min=0.001, help="Output frame rate (default: the driving video's)."),
     audio: bool = typer.Option(True, "--audio/--no-audio", help="Keep the driving video's audio track."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | driving | result."),
-    show_keypoints: bool = typer.Option(False, "--show-keypoints", help="Draw keypoints on driving and result."),
+    show_keypoints: bool = typer.Option(False, "--show-keypoints",
+                                        help="Draw the keypoints: the driving ones on the driving frames, the "
+                                             "transferred ones on the result, and with --side-by-side the "
+                                             "source's own on the source (families with keypoints only)."),
     crop: bool = typer.Option(False, "--crop", help="Cut the face out of the source and the driving video first "
                                                     "(see `animcli crop`)."),
     track: bool = typer.Option(False, "--track", help="With --crop: the driving crop follows the face (see "

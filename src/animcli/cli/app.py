@@ -17,13 +17,29 @@ from typing import Any
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from animcli.models.families import FAMILIES  # torch-free descriptors
 
+
+class UniformGroup(TyperGroup):
+    """Names every argument, and every repeatable option without a metavar of its own, after its parameter in
+    capitals ({SOURCE}, --edit EDIT), as the explicit metavars (N, TIME, INPUT) are, instead of Typer's
+    lower-case names and type dumps ({source}, <list[str]>): one style in every help."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        for parameter in command.params if command is not None else ():
+            unnamed = parameter.metavar is None and parameter.name is not None
+            if unnamed and (parameter.param_type_name == "argument" or getattr(parameter, "multiple", False)):
+                parameter.metavar = parameter.name.upper()
+        return command
+
+
 # Click's plain help layout, not rich's boxed table: in an 80-column terminal the table squeezes six columns
 # and cuts option names ("--no-adapt-sca…") and shows "<bool>" on flags; the plain layout wraps help text and
-# keeps every option name whole. Every Typer of the CLI uses it.
-HELP_LAYOUT: dict[str, Any] = {"rich_markup_mode": None}
+# keeps every option name whole. Every Typer of the CLI uses it, and one metavar style (UniformGroup).
+HELP_LAYOUT: dict[str, Any] = {"rich_markup_mode": None, "cls": UniformGroup}
 
 #: the top-level help's first line, naming every family animcli knows.
 SUMMARY = ("Animate a still image with the motion of a driving video "
