@@ -55,7 +55,7 @@ def test_start_end_and_max_frames_pick_the_driving_frames(inputs, tmp_path: Path
 @pytest.mark.parametrize(("args", "message"), [
     (["--start", "1:xx"], "--start takes seconds (12.5) or a clock time ([H:]MM:SS[.ms]), got '1:xx'"),
     (["--start", "1", "--end", "0.5"], "--end (0.5 s) must come after --start (1 s)"),
-    (["--start", "5"], "(from 5 s): the video has no frames"),  # 20 frames last 0.8 s
+    (["--start", "5"], "--start 5 s is past the end of the video (0.8 s, 20 frames)"),
     (["--best-frame", "20"], "--best-frame 20 is past the driving video's last frame (19)"),
     (["--best-frame", "1", "--find-best-frame"], "give either --find-best-frame or --best-frame N, not both"),
 ])

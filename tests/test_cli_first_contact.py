@@ -43,3 +43,26 @@ def test_one_metavar_style_in_every_help() -> None:
         arguments = re.findall(r"\{([^}]+)\}", first)
         assert all(name.split(".")[0].isupper() for name in arguments), first  # JOBS.jsonl: a file kind
         assert "<list[" not in usage, command
+
+
+def test_the_batch_summary_counts_one_worker_in_the_singular(capsys) -> None:
+    from types import SimpleNamespace
+
+    from animcli.cli.batch import _print_summary
+
+    report = SimpleNamespace(jobs=[], count=lambda status: 1 if status == "ok" else 0, frames=10, seconds=2.0,
+                             workers=1)
+    _print_summary(report)
+    assert capsys.readouterr().err == "1 ok, 0 skipped, 0 failed (10 frames in 2.0 s on 1 worker, 5.0 frames/s)\n"
+
+
+def test_eval_names_the_metrics_it_could_not_score_on_one_line(shared_dir, tmp_path) -> None:
+    from test_eval_cli import strip_frames, write_frames
+
+    shapes_test = shared_dir / "datasets" / "shapes" / "test"
+    name = sorted(path.stem for path in shapes_test.iterdir())[0]
+    write_frames(tmp_path / "pred" / name, strip_frames(shapes_test / f"{name}.png"))
+    result = runner.invoke(app, ["eval", "--pred", str(tmp_path / "pred"), "--gt", str(shapes_test), "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "scored" in line or "unavailable" in line]
+    assert len(notes) == 1 and notes[0].startswith("not scored here: ") and "--metrics chooses" in notes[0]

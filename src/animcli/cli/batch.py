@@ -68,7 +68,8 @@ def _print_summary(report: Any) -> None:
             typer.echo(f"line {record.line} ({record.output}) failed: {record.error}", err=True)
     rate = f", {report.frames / report.seconds:.1f} frames/s" if report.seconds else ""
     typer.echo(f"{report.count('ok')} ok, {report.count('skipped')} skipped, {report.count('failed')} failed "
-               f"({report.frames} frames in {report.seconds:.1f} s on {report.workers} workers{rate})", err=True)
+               f"({report.frames} frames in {report.seconds:.1f} s on {report.workers} "
+               f"worker{'' if report.workers == 1 else 's'}{rate})", err=True)
 
 
 @contextlib.contextmanager

@@ -92,7 +92,7 @@ def evaluate(
                          threads=threads, resize_gt=resize_gt,
                          smoothing=Smoothing.from_options(smooth, smooth_strength),
                          on_progress=on_progress, engine=engine and EngineOptions(engine, workers, address))
-        report.print_table(Console(stderr=True))
+        report.print_table(Console(stderr=True), explain_unscored=metrics is not None)
     if json_output:
         typer.echo(json.dumps(report.as_dict(), indent=2))
 

@@ -98,8 +98,9 @@ class Report:
     def _record_dict(self, record: VideoRecord) -> dict[str, Any]:
         return record.as_dict() | self._unscored(record)
 
-    def print_table(self, console: Any) -> None:
-        """A rich table (per video when there are few, always the overall row) and the unavailable metrics."""
+    def print_table(self, console: Any, explain_unscored: bool = True) -> None:
+        """A rich table (per video when there are few, always the overall row) and the metrics without a score:
+        each with its reason when they were asked for (``explain_unscored``), else named on one line."""
         from rich.table import Table
 
         table = Table(title="reconstruction" if self.context.get("mode") == "reconstruction" else "scores")
@@ -115,11 +116,17 @@ class Report:
         console.print(table)
         if len(self.videos) > MAX_TABLE_VIDEOS:
             console.print(f"{len(self.videos)} videos: per-video scores are in the --json report")
+        unscored = [metric for metric in self.metrics
+                    if any(record.scores[metric.name].mean is None for record in [*self.videos, self.overall()])]
+        if not explain_unscored:
+            if self.unavailable or unscored:
+                names = [*self.unavailable, *(metric.name for metric in unscored)]
+                console.print(f"[dim]not scored here: {', '.join(names)} (--json says why; --metrics chooses)[/dim]")
+            return
         for name, reason in self.unavailable.items():
             console.print(f"[dim]{name}: unavailable ({reason})[/dim]")
-        for metric in self.metrics:
-            if any(record.scores[metric.name].mean is None for record in [*self.videos, self.overall()]):
-                console.print(f"[dim]{metric.title} –: {metric.unscored_reason()}[/dim]")
+        for metric in unscored:
+            console.print(f"[dim]{metric.title} –: {metric.unscored_reason()}[/dim]")
 
     def _row(self, record: VideoRecord) -> list[str]:
         means = [record.scores[metric.name].mean for metric in self.metrics]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from animcli.common.errors import AnimcliError
+from animcli.common.errors import AnimcliError, VideoError
 from animcli.media.readers import VideoReader
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
@@ -70,6 +70,9 @@ class TrimmedVideo(VideoReader):
         end = "" if self.stop is None else f" to {self.stop / video.fps:g} s"
         self.name = f"{video.name} (from {self.start_seconds:g} s{end})"
         total = video.frame_count
+        if total is not None and self.first >= total:
+            raise VideoError(f"{video.name}: --start {self.start_seconds:g} s is past the end of the video "
+                             f"({total / video.fps:g} s, {total} frames)")
         if total is not None and self.stop is not None:
             total = min(total, self.stop)
         self.frame_count = None if total is None else max(total - self.first, 0)
