@@ -216,3 +216,130 @@ def test_predict_sigterm_keeps_the_earlier_output(model_dir: Path, tmp_path: Pat
     assert_clean_failure(process, 143, "terminated")
     assert target.read_bytes() == PRIOR
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+# -- issue 28: closed pipes, Ctrl-C from a terminal, stdin spooling, orphans, created folders ----------------------
+
+def test_a_closed_pipe_ends_quietly_with_sigpipe_status(media, tmp_path: Path) -> None:
+    """`animate … -o - | head -c 1000`: the reader goes away; animcli ends like a Unix tool killed by SIGPIPE
+    (exit 141, nothing printed), and with stdout closed (`>&-`) it refuses in one line."""
+    source, driving = media
+    command = [sys.executable, "-m", "animcli", "animate", str(source), str(driving), "-o", "-", "--model", "demo",
+               "--device", "cpu", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=False)
+    assert len(process.stdout.read(1000)) == 1000
+    process.stdout.close()  # the reader (`head -c 1000`) exits
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 141, stderr
+    assert stderr == b""
+    closed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300,
+                            preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 2 and closed.stderr.count("animcli: error:") == 1, closed.stderr
+    assert "standard output is closed" in closed.stderr and "Traceback" not in closed.stderr
+
+
+def _interrupt_like_a_terminal(process: subprocess.Popen) -> None:
+    """Ctrl-C in a terminal: SIGINT to the whole foreground process group (animcli and every child it started)."""
+    os.killpg(process.pid, signal.SIGINT)
+
+
+def test_ctrl_c_from_a_terminal_finalises_live_output(media, tmp_path: Path) -> None:
+    source, driving = media
+    target = tmp_path / "live.mp4"
+    process = animcli("live", source, "--camera", driving, "-o", target, "--model", "demo", "--device", "cpu", "-q",
+                      start_new_session=True)
+    wait_for_partial(process, tmp_path)
+    time.sleep(1.0)  # some frames encoded
+    _interrupt_like_a_terminal(process)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr  # Ctrl-C is how a live session ends: the file is finalised
+    assert "Traceback" not in stderr and "error" not in stderr, stderr
+    from animcli.media import probe_video
+
+    assert probe_video(target)["frame_count"] > 0
+    assert partial_files(tmp_path) == []
+
+
+def test_ctrl_c_from_a_terminal_keeps_animate_s_partial_output_rule(media, tmp_path: Path) -> None:
+    source, driving = media
+    target = tmp_path / "out.mp4"
+    target.write_bytes(PRIOR)
+    process = animcli("animate", source, driving, "-o", target, "--model", "demo", "--device", "cpu", "-q",
+                      start_new_session=True)
+    wait_for_partial(process, tmp_path)
+    _interrupt_like_a_terminal(process)
+    assert_clean_failure(process, 130, "interrupted")  # not "ffmpeg failed": the encoder never saw the Ctrl-C
+    assert target.read_bytes() == PRIOR
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_stdin_is_spooled_leaves_no_spool_file(media, tmp_path: Path, signum: int) -> None:
+    source, _ = media
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "animcli", "animate", str(source), "-", "-o",
+                                str(tmp_path / "out.mp4"), "--model", "demo", "--device", "cpu", "-q"],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": str(spool_dir)})
+    process.stdin.write("x" * 100_000)  # a video still arriving
+    process.stdin.flush()
+    deadline = time.monotonic() + 120
+    while not list(spool_dir.glob("animcli-stdin-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(spool_dir.glob("animcli-stdin-*")), "the run never started spooling"
+    process.send_signal(signum)
+    assert_clean_failure(process, 143 if signum == signal.SIGTERM else 130, "terminated" if signum == signal.SIGTERM
+                         else "interrupted")
+    assert list(spool_dir.glob("animcli-stdin-*")) == []  # (torch keeps caches of its own in TMPDIR)
+
+
+def test_sigterm_removes_the_folders_it_created_for_the_output(media, tmp_path: Path) -> None:
+    source, driving = media
+    process = animcli("animate", source, driving, "-o", tmp_path / "a" / "b" / "c" / "out.mp4", "--model", "demo",
+                      "--device", "cpu", "-q")
+    wait_for_partial(process, tmp_path)
+    process.send_signal(signal.SIGTERM)
+    assert_clean_failure(process, 143, "terminated")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to find the workers")
+def test_workers_die_with_a_killed_batch_and_leave_no_temporary(media, tmp_path: Path) -> None:
+    """`kill -9` of animcli batch: the kernel's parent-death signal stops the workers (and their encoders) at once;
+    they unwind, so their temporary outputs go too."""
+    source, driving = media
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [{"source": str(source), "driving": str(driving), "output": f"out-{index}.mp4", "model": "demo",
+              "device": "cpu"} for index in range(2)]
+    jobs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    process = animcli("batch", jobs, "--workers", "2", "-q")
+    wait_for_partial(process, tmp_path)
+    workers = _children(process.pid)
+    assert workers
+    process.kill()
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "a worker outlived its killed parent"
+    deadline = time.monotonic() + 30
+    while partial_files(tmp_path) and time.monotonic() < deadline:  # an encoder may take a moment to go
+        time.sleep(0.1)
+    assert partial_files(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.jsonl"]

@@ -212,6 +212,38 @@ def test_download_that_does_not_match_the_registry_is_refused_and_removed(
     assert [m.status for m in list_models() if m.name == "mine"] == ["downloadable"]
 
 
+def test_a_cached_file_altered_in_place_is_refused_and_never_deleted(hub: StandInHub, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """No hash in the registry: the Hub named the blob by its sha256 at download, and that is what is checked —
+    once (remembered by size, mtime and inode), and again when the file changes. A blob this run did not download
+    is never deleted (issue 28)."""
+    import animcli.common.files
+
+    content = b"checkpoint bytes " * 1000
+    hub.add_file("org/weights", "model.pth.tar", content)
+    register(tmp_path, "mine", hub_entry("org/weights", "model.pth.tar"))
+    blob = resolve_model_spec("mine").checkpoint.resolve()
+    assert blob.name == hashlib.sha256(content).hexdigest()
+
+    hashed = []
+    real_hash = animcli.common.files.sha256_of_file
+    monkeypatch.setattr(animcli.common.files, "sha256_of_file", lambda path: hashed.append(path) or real_hash(path))
+    assert resolve_model_spec("mine").checkpoint.resolve() == blob and hashed == []  # remembered: nothing hashed
+
+    altered = bytearray(content)
+    altered[100] ^= 0xFF
+    blob.write_bytes(bytes(altered))  # same size, changed in place
+    for offline in ("0", "1"):
+        monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+        with pytest.raises(RegistryError, match="refused the cached file .* its sha256 is .* the Hub's is "
+                                                ".*changed after it was downloaded"):
+            resolve_model_spec("mine")
+        assert blob.read_bytes() == bytes(altered)  # left for its owner: this run did not download it
+    result = CliRunner().invoke(app, ["animate", "s.png", "d.mp4", "--model", "mine"])
+    assert result.exit_code == 2 and result.output.count("animcli: error:") == 1, result.output
+    assert "refused the cached file" in result.output
+
+
 def test_next_source_is_tried_when_the_first_is_gone(hub: StandInHub, tmp_path: Path) -> None:
     hub.add_file("someone/app", "weights/model.pth.tar", b"from the space", repo_type="space")
     register(tmp_path, "mine", 'sources = [{ repo_id = "gone/repo", filename = "model.pth.tar" }, '

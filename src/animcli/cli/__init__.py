@@ -19,6 +19,9 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    from animcli.cli.app import reserve_standard_streams
+
+    reserve_standard_streams()
     app()
 
 

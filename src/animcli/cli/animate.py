@@ -18,6 +18,7 @@ from animcli.cli.options import (
     DeviceOption,
     EditOption,
     Fp16Option,
+    MaxPixelsOption,
     ModelOption,
     ModeOption,
     NormalizeOption,
@@ -28,6 +29,7 @@ from animcli.cli.options import (
     SizeOption,
     SmoothOption,
     SmoothStrengthOption,
+    StrictOption,
     ThreadsOption,
 )
 from animcli.cli.progress import frame_progress
@@ -92,6 +94,8 @@ def animate(
         "--lia-demo-normalization", hidden=True, help="Old name of --normalize clip.")] = False,
     edit: EditOption = None,
     overwrite: OverwriteOption = False,
+    strict: StrictOption = False,
+    max_pixels: MaxPixelsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Animate SOURCE with the motion of DRIVING (by default with the bundled demo model)."""
@@ -109,7 +113,8 @@ def animate(
             batch_size=batch_size, backend=backend, threads=threads, compile=compile, size=size, fps=fps,
             audio=audio, side_by_side=side_by_side, show_keypoints=show_keypoints, crop=crop, track=track,
             paste_back=paste_back, normalize="clip" if lia_demo_normalization else normalize, smooth=smooth,
-            smooth_strength=smooth_strength, edit=tuple(edit or ()), overwrite=overwrite)
+            smooth_strength=smooth_strength, edit=tuple(edit or ()), overwrite=overwrite, strict=strict,
+            max_pixels=max_pixels)
         if model is None and checkpoint is None and not quiet:
             typer.echo(f"no --model given: using the bundled '{DEFAULT_MODEL}' model (trained on synthetic shapes; "
                        "for faces use e.g. --model fomm-vox)", err=True)

@@ -21,6 +21,11 @@ from typer.core import TyperGroup
 
 from animcli.models.families import FAMILIES  # torch-free descriptors
 
+try:  # recent typer parses with its own copy of click: its exceptions are that copy's
+    from typer import _click as parser_click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    parser_click = click
+
 
 class UniformGroup(TyperGroup):
     """Names every argument, and every repeatable option without a metavar of its own, after its parameter in
@@ -45,13 +50,54 @@ HELP_LAYOUT: dict[str, Any] = {"rich_markup_mode": None, "cls": UniformGroup}
 SUMMARY = ("Animate a still image with the motion of a driving video "
            f"({', '.join(family.title for family in FAMILIES.values())}).")
 
+
+class AnimcliGroup(UniformGroup):
+    """The root command: click's own ways of ending (a usage error's Usage/Try/Error block, exit 1 on a closed
+    pipe) made to follow the Guarantees — one ``animcli: error:`` line with the help hint, SIGPIPE's 141."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except parser_click.exceptions.NoArgsIsHelpError as exc:  # `animcli` alone: the help, as before
+            exc.show()
+            sys.exit(exc.exit_code)
+        except parser_click.exceptions.UsageError as exc:
+            typer.echo(f"animcli: error: {usage_message(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except parser_click.exceptions.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except parser_click.exceptions.Abort:
+            typer.echo("animcli: error: aborted", err=True)
+            sys.exit(1)
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            try:
+                raise_pipe_closed()
+            except typer.Exit as exit_:
+                sys.exit(exit_.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def usage_message(error: Any) -> str:
+    """``missing argument 'SOURCE' (see 'animcli animate --help')``: click's message on one line, with the hint."""
+    message = " ".join(error.format_message().split()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    command = error.ctx.command_path if error.ctx is not None else "animcli"
+    return f"{message} (see '{command} --help')"
+
+
 app = typer.Typer(
     name="animcli",
     help=SUMMARY,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    **HELP_LAYOUT,
+    **{**HELP_LAYOUT, "cls": AnimcliGroup},
 )
 
 
@@ -96,7 +142,7 @@ def user_errors() -> Iterator[None]:
     """The one error boundary every command runs in: any exception becomes one ``animcli: error:`` line with the
     exit code documented in :mod:`animcli.common.errors` (``ANIMCLI_DEBUG=1`` prints the traceback first). SIGTERM is
     handled like Ctrl-C, and the inputs the command opens are protected from being written over."""
-    from animcli.common.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnimcliError, Terminated
+    from animcli.common.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnimcliError, OutputClosed, Terminated
     from animcli.common.files import run_scope
     from animcli.common.interrupts import stop_on_signals
 
@@ -106,9 +152,7 @@ def user_errors() -> Iterator[None]:
     except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
         raise
     except BrokenPipeError:
-        # The reader of our stdout went away (e.g. `| head`); nothing left to report to.
-        sys.stderr.close()
-        raise typer.Exit(1) from None
+        raise_pipe_closed()
     except BaseException as exc:
         if not isinstance(exc, Exception | KeyboardInterrupt):
             raise  # SystemExit, GeneratorExit
@@ -117,9 +161,38 @@ def user_errors() -> Iterator[None]:
             raise fail("terminated", EXIT_TERMINATED) from None
         if isinstance(exc, KeyboardInterrupt):
             raise fail("interrupted", EXIT_INTERRUPTED) from None
+        if isinstance(exc, OutputClosed):
+            raise_pipe_closed()
         if isinstance(exc, AnimcliError):
             raise fail(str(exc), exc.exit_code) from None
         raise fail(*describe_failure(exc)) from None
+
+
+def raise_pipe_closed() -> typer.Exit:
+    """The reader of our stdout went away (``| head``): end quietly with SIGPIPE's status (see
+    ``common.errors``). Standard output is pointed at /dev/null first, so that the interpreter's last flush of
+    it does not fail and print a complaint of its own."""
+    from animcli.common.errors import EXIT_PIPE_CLOSED
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno() if sys.stdout is not None else 1)
+        os.close(devnull)
+    raise typer.Exit(EXIT_PIPE_CLOSED)
+
+
+def reserve_standard_streams() -> None:
+    """Open /dev/null on any of file descriptors 0-2 that the caller closed (``animcli … >&-``), so that no file
+    animcli opens later takes that number and receives what was meant for the terminal (Python has already set
+    the matching ``sys.std*`` to None, which is how writing to a closed stdout is refused)."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != descriptor:
+                os.dup2(opened, descriptor)
+                os.close(opened)
 
 
 def _show_traceback_when_debugging() -> None:

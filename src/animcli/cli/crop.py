@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from animcli.cli.app import app, fail, user_errors
+from animcli.cli.options import MaxPixelsOption, StrictOption
 
 
 @app.command("crop")
@@ -40,6 +41,8 @@ def crop(
                                         help="Only print the ffmpeg commands that would cut the segments "
                                              "(the official crop-video.py behaviour)."),
     json_output: bool = typer.Option(False, "--json", help="Print the segments as JSON on stdout."),
+    strict: StrictOption = False,
+    max_pixels: MaxPixelsOption = None,
 ) -> None:
     """Crop faces to squares framed like the models' training data (VoxCeleb-style).
 
@@ -52,11 +55,14 @@ def crop(
         raise fail("--print-commands cuts one fixed box per segment: it cannot express --track")
     with user_errors():
         from animcli.crop import CropOptions, parse_box, parse_face, run
+        from animcli.media.images import pixel_limit
+        from animcli.media.readers import strict_decoding
 
         options = CropOptions(size=size, increase=increase, iou_with_initial=iou_with_initial,
                               min_frames=min_frames, detector=detector, face=parse_face(face),
                               box=parse_box(box) if box else None, every=every, track=track)
-        result = run(input_path, output, options, print_commands=print_commands)
+        with strict_decoding(strict), pixel_limit(max_pixels):
+            result = run(input_path, output, options, print_commands=print_commands)
     if not print_commands:
         for record in result.records:
             typer.echo(written_line(record, size, result.from_video), err=True)

@@ -23,6 +23,7 @@ from animcli.cli.options import (
     QuietOption,
     SmoothOption,
     SmoothStrengthOption,
+    StrictOption,
     ThreadsOption,
     WorkersOption,
 )
@@ -66,6 +67,7 @@ def evaluate(
     engine: EngineOption = None,
     workers: WorkersOption = None,
     address: AddressOption = None,
+    strict: StrictOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Score a model with the papers' reconstruction protocol (L1, AKD, AED, MKR).
@@ -84,8 +86,9 @@ def evaluate(
         from animcli.inference.batching import parse_batch_size
         from animcli.inference.smoothing import Smoothing
         from animcli.jobs.pools import EngineOptions
+        from animcli.media.readers import strict_decoding
 
-        with frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
+        with strict_decoding(strict), frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt, task=task,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
                          device=device, fp16=fp16, batch_size=parse_batch_size(batch_size), backend=backend,

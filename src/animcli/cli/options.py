@@ -49,6 +49,12 @@ SmoothStrengthOption = Annotated[float | None, typer.Option(
     "--smooth-strength", help="Smoothing strength in frames (default 4; implies --smooth): the look-ahead "
                               "window's half-width, or live the filter's time constant. Larger removes more "
                               "jitter but rounds off quick motion.")]
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Refuse a damaged video (decode errors, a cut file) instead of using the frames that decode "
+                     "(with a warning that counts the missing ones).")]
+MaxPixelsOption = Annotated[int | None, typer.Option(
+    "--max-pixels", min=1, metavar="N", help="Refuse images and frames over N pixels, from their header, before "
+                                             "decoding (default 100000000; also ANIMCLI_MAX_PIXELS).")]
 
 
 BatchSizeOption = Annotated[str | None, typer.Option(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from animcli.cli.app import app, user_errors
-from animcli.cli.options import DeviceOption, QuietOption, ThreadsOption
+from animcli.cli.options import DeviceOption, QuietOption, StrictOption, ThreadsOption
 from animcli.common.choices import TrainingTask
 
 
@@ -61,6 +61,7 @@ def train(
     precision: PrecisionChoice = typer.Option(None, "--precision", show_default=False,
                                               help="auto (default: bf16/fp16 on CUDA, fp32 on CPU), fp32, bf16 or "
                                                    "fp16."),
+    strict: StrictOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Train a model on a video dataset; multi-GPU: `torchrun --nproc-per-node N -m animcli train …`."""
@@ -76,9 +77,13 @@ def train(
             num_workers=num_workers, perceptual=perceptual and perceptual.value, vgg_weights=vgg_weights,
             precision=precision and precision.value, threads=threads,
         )
+        from animcli.media.readers import strict_decoding
+
         # The family or registry name; a checkpoint path or a resumed run is named by its run folder.
         label = Path(model).name if model and not Path(model).is_file() else out.name
-        with TrainingProgress(label, quiet) as progress:
+        with strict_decoding(strict), TrainingProgress(label, quiet) as progress:
             result = run_training(options, progress)
+    saved = (f"checkpoint: {result.checkpoint}" if result.checkpoint is not None
+             else "no step was run, so no checkpoint was written")
     typer.echo(f"{result.stop_reason} at step {result.position.step} (epoch {result.position.epoch}) after "
-               f"{result.seconds:.0f} s; checkpoint: {result.checkpoint}", err=True)
+               f"{result.seconds:.0f} s; {saved}", err=True)

@@ -5,13 +5,16 @@ Exit codes (the README's "Guarantees" lists them too):
 * 1 — the run failed for a reason other than its input (disk full, out of memory, an unexpected error), or
   only part of it succeeded (some jobs of a batch);
 * 2 — bad input or usage (missing/corrupt files, unusable model or config, an output that would destroy an input);
-* 130 — interrupted (Ctrl-C, SIGINT); 143 — terminated (SIGTERM).
+* 130 — interrupted (Ctrl-C, SIGINT); 143 — terminated (SIGTERM);
+* 141 — the reader of standard output went away (``animcli animate … -o - | head -c 1000``): nothing is printed,
+  as a Unix tool killed by SIGPIPE would end (the shell reports 141 = 128 + SIGPIPE for those too).
 """
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_PIPE_CLOSED = 141
 
 
 class AnimcliError(Exception):
@@ -36,6 +39,13 @@ class OutOfSpaceError(VideoError):
     """The disk (or quota, or file-size limit) filled up while writing: the machine's fault, not the input's."""
 
     exit_code = EXIT_FAILURE
+
+
+class OutputClosed(AnimcliError):
+    """Standard output was closed by its reader (a pipe into ``head``): not an error of the input, and nothing is
+    left to report to, so the run ends quietly with SIGPIPE's status."""
+
+    exit_code = EXIT_PIPE_CLOSED
 
 
 class OutputError(AnimcliError):

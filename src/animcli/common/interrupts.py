@@ -10,14 +10,23 @@ An exception raised by a signal handler can be swallowed when it lands in a dest
 then prints "Exception ignored in …" and carries on), so the signal is also remembered, and the media layer
 calls :func:`raise_if_stopped` for every frame it reads or writes: a run stops within one frame either way.
 Python's report of such a swallowed interruption ("Exception ignored in …" with a traceback) is silenced.
+
+Worker processes (``animcli batch``, sharded ``eval``) take SIGTERM the same way (:func:`terminate_on_sigterm`) — a
+bare ``sys.exit`` in a handler could land inside a weakref callback such as logging's ``_removeHandlerRef`` and
+print "Exception ignored … _releaseLock" with a traceback — and die with their parent (:func:`die_with_parent`):
+the kernel sends them SIGTERM when the parent ends, even by SIGKILL, so no worker finishes a job unattended.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -71,3 +80,38 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(signum, handler)
         sys.unraisablehook = previous_hook
         _pending = None
+
+
+def terminate_on_sigterm() -> None:
+    """For a worker process, for its whole life: SIGTERM raises :class:`Terminated` in the main thread (remembered
+    for :func:`raise_if_stopped` too), and a swallowed one is not reported, exactly as inside
+    :func:`stop_on_signals`. SIGINT is ignored: a terminal's Ctrl-C reaches the whole process group, and the
+    parent decides what happens to its workers."""
+    global _pending
+    _pending = None
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_signal)
+    sys.unraisablehook = _quiet_about_interruptions(sys.unraisablehook)
+
+
+#: prctl option: the signal the kernel sends this process when its parent ends (Linux).
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have SIGTERM sent to this process when the process ``parent_pid`` ends, however it ends: the kernel's
+    parent-death signal on Linux, else a thread that watches the parent id. Call it first thing in a child."""
+    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    if libc_name is not None:
+        libc = ctypes.CDLL(libc_name, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0:
+            if os.getppid() != parent_pid:  # the parent ended before the signal was armed
+                os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="animcli-parent-watch", daemon=True).start()

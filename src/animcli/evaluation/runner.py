@@ -10,6 +10,7 @@ from typing import Any
 
 from animcli.common.choices import EvaluationTask
 from animcli.common.errors import AnimcliError
+from animcli.common.files import check_output_folder
 from animcli.evaluation.compare import compare_videos, matched_videos
 from animcli.evaluation.metrics import select_metrics
 from animcli.evaluation.prediction import predict_videos
@@ -59,6 +60,8 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         raise AnimcliError("--smooth applies to reconstructions, not to --task prediction")
     if engine is not None and (comparing or task == "prediction"):
         raise AnimcliError("--engine spreads model reconstructions; --pred/--gt and --task prediction run here")
+    if out is not None:  # its frames and plot must never land in (or replace) the data they score
+        check_output_folder(out, {"--data": data, "--pred": pred, "--gt": gt}, writes_into=(task,))
     selected, unavailable = select_metrics(metrics)
     if comparing:
         pairs = matched_videos(pred, gt, limit)

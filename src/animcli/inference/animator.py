@@ -21,7 +21,7 @@ from torch import Tensor
 from animcli.common.devices import use_fp16
 from animcli.common.errors import AnimcliError
 from animcli.inference.backend_choice import make_backend
-from animcli.inference.batching import resolve_batch_size
+from animcli.inference.batching import cap_batch_size, check_input_size, resolve_batch_size
 from animcli.inference.overlap import prefetched
 from animcli.inference.smoothing import Smoothing, smooth_batches
 from animcli.media import resize_square
@@ -84,14 +84,15 @@ class Animator:
         self.model = _channels_last(model.eval())
         options = options or TransferOptions(mode=model.default_mode)
         self.options = model.validate_options(options)
-        self.size = model.check_size(size or model.size)
+        self.size = check_input_size(model, size)
         self.fp16 = use_fp16(self.device, fp16)
         self.smoothing = smoothing
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # one input shape per run: the autotuned kernels are reused
         self.backend = make_backend(self.model, backend, self.device, self.fp16, threads=threads, compile=compile)
         self._staging: Tensor | None = None
-        self.batch_size = resolve_batch_size(batch_size, self.device, self._cuda_bytes_per_frame)
+        self.batch_size = cap_batch_size(resolve_batch_size(batch_size, self.device, self._cuda_bytes_per_frame),
+                                         self.size)
 
     def _cuda_bytes_per_frame(self) -> int:
         """Peak GPU memory of animating a probe batch, per frame (an overestimate: it includes the source)."""

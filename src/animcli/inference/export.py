@@ -9,12 +9,14 @@ versions; an entry whose manifest or files do not check out is rebuilt, never tr
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
 import os
 import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,7 @@ from torch import nn
 
 from animcli import __version__
 from animcli.common.errors import ModelError
-from animcli.common.files import sha256_of_file, temporary_sibling
+from animcli.common.files import CACHE_ENV, cache_home, sha256_of_file, temporary_sibling  # noqa: F401 (CACHE_ENV)
 from animcli.models.base import AnimationModel
 from animcli.models.blocks import polyphase_upsampling
 from animcli.models.graphs import InferenceGraphs
@@ -38,7 +40,6 @@ GRAPH_NAMES = ("source_encoder", "driving_encoder", "renderer")
 #: what the engine runs per frame (the source is encoded once per run, in torch).
 PER_FRAME_GRAPHS = ("driving_encoder", "renderer")
 PREDICTION = "prediction"
-CACHE_ENV = "ANIMCLI_CACHE_DIR"
 #: bumped whenever the exported graphs change for the same weights (a cache entry of an older form is rebuilt).
 GRAPH_REVISION = 2
 
@@ -135,6 +136,8 @@ def _export_graph(module: nn.Module, args: tuple[torch.Tensor, ...], path: Path,
         with _silenced_stdout():
             torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
                               opset_version=OPSET, dynamo=False, dynamic_axes=dynamic, do_constant_folding=True)
+    except OSError:  # the disk, not the model: the caller may export elsewhere
+        raise
     except Exception as exc:  # the exporter raises many types; users need one line naming the graph
         raise ModelError(f"could not export the {path.stem} graph to ONNX: {str(exc).splitlines()[0][:300]}") from None
 
@@ -171,12 +174,11 @@ def read_manifest(directory: Path, graphs: tuple[str, ...] = GRAPH_NAMES) -> dic
 
 
 # -- cache --------------------------------------------------------------------------------------------
-def cache_root() -> Path:
-    """``$ANIMCLI_CACHE_DIR``, else ``$XDG_CACHE_HOME/animcli`` (``~/.cache/animcli``), + ``/engine``."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured) / "engine"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "animcli" / "engine"
+def cache_root() -> Path | None:
+    """``$ANIMCLI_CACHE_DIR``, else ``$XDG_CACHE_HOME/animcli`` (``~/.cache/animcli``), + ``/engine``; None
+    without a home folder."""
+    home = cache_home()
+    return None if home is None else home / "engine"
 
 
 def cache_key(model: AnimationModel, size: int, precision: str) -> str:
@@ -190,7 +192,22 @@ def cached_export(model: AnimationModel, size: int, precision: str = "fp32") -> 
     """The cache directory holding this model's per-frame graphs at ``size``, exported now when missing or
     invalid."""
     key = cache_key(model, size, precision)
-    entry = cache_root() / key
+    root = cache_root()
+    try:
+        if root is None:
+            raise OSError("no home folder to keep it in (set ANIMCLI_CACHE_DIR)")
+        return _cached_entry(root / key, model, size, precision, key)
+    except OSError as exc:  # a read-only, missing or full cache folder: export for this run alone
+        reason = exc.strerror.lower() if exc.strerror else str(exc)
+        warnings.warn(f"cannot use the engine cache {root or ''} ({reason}): the graphs are exported for this run "
+                      "only (set ANIMCLI_CACHE_DIR to a writable folder to keep them)", stacklevel=2)
+    scratch = Path(tempfile.mkdtemp(prefix="animcli-engine-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    export_onnx(model, size, scratch / key, graphs=PER_FRAME_GRAPHS, precision=precision, key=key)
+    return scratch / key
+
+
+def _cached_entry(entry: Path, model: AnimationModel, size: int, precision: str, key: str) -> Path:
     manifest = read_manifest(entry, PER_FRAME_GRAPHS) if entry.is_dir() else None
     if manifest is not None and manifest.get("key") == key:
         return entry

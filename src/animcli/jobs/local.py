@@ -13,26 +13,37 @@ import multiprocessing
 import os
 import signal
 import sys
+import warnings
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from animcli.common.interrupts import die_with_parent, terminate_on_sigterm
 from animcli.jobs.scheduler import Died, Finished, WorkerPool
 from animcli.jobs.tasks import Task, execute, limit_threads
 
 
-def _worker_main(connection: Connection, threads: int, gpu: int | None) -> None:
-    # Ctrl-C reaches the whole process group: the parent decides what happens to the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Terminating a worker unwinds it, so atomic writers remove their temporary files.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    limit_threads(threads)
-    from animcli.workflows.request import ModelCache
+def _worker_main(connection: Connection, threads: int, gpu: int | None, parent: int) -> None:
+    # Terminating a worker unwinds it, so atomic writers remove their temporary files; it is terminated when its
+    # parent ends, too (even by SIGKILL), instead of finishing a job unattended. Ctrl-C is the parent's to handle.
+    terminate_on_sigterm()
+    die_with_parent(parent)
+    warnings.showwarning = _one_line_warning  # on the shared stderr, as the CLI shows its own warnings
+    try:
+        if gpu is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        limit_threads(threads)
+        from animcli.workflows.request import ModelCache
 
-    models = ModelCache()
-    while (task := connection.recv()) is not None:
-        connection.send(execute(task, models))
+        models = ModelCache()
+        while (task := connection.recv()) is not None:
+            connection.send(execute(task, models))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):  # terminated, or the parent's end of the pipe is gone
+        sys.exit(128 + signal.SIGTERM)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: object = None, line: str | None = None) -> None:
+    print(f"animcli: warning: {message}", file=sys.stderr, flush=True)
 
 
 class LocalPool(WorkerPool):
@@ -47,8 +58,8 @@ class LocalPool(WorkerPool):
     def _start(self, slot: int) -> tuple[Any, Connection]:
         parent_end, child_end = self.context.Pipe()
         gpu = slot % self.gpus if self.gpus else None
-        process = self.context.Process(target=_worker_main, args=(child_end, self.threads, gpu), daemon=True,
-                                       name=f"animcli-worker-{slot}")
+        process = self.context.Process(target=_worker_main, args=(child_end, self.threads, gpu, os.getpid()),
+                                       daemon=True, name=f"animcli-worker-{slot}")
         process.start()
         child_end.close()
         return process, parent_end

@@ -3,23 +3,31 @@ frames, and a video piped on stdin. Videos are never held in memory whole."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import imageio_ffmpeg
 import numpy as np
 
-from animcli.common.errors import VideoError
+from animcli.common.errors import OutOfSpaceError, VideoError
 from animcli.common.files import note_input
 from animcli.common.interrupts import raise_if_stopped
-from animcli.media.images import IMAGE_SUFFIXES, read_image, require_file
-from animcli.media.probe import DEFAULT_FRAME_DIR_FPS, last_line, probe
+from animcli.media.images import IMAGE_SUFFIXES, check_pixels, read_image, require_file, resize
+from animcli.media.probe import CHILD_PROCESS, DEFAULT_FRAME_DIR_FPS, damage_reason, error_lines, probe
+
+#: errno values of a full disk, quota or file-size limit.
+OUT_OF_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi", ".mkv", ".gif", ".m4v")
 STDIO = "-"
@@ -61,11 +69,34 @@ class VideoReader(ABC):
         self.close()
 
 
+class DamagedVideoWarning(UserWarning):
+    """A video that decoded with errors or fewer frames than it holds (corrupt bytes, a cut file)."""
+
+
+_strict = False
+
+
+@contextlib.contextmanager
+def strict_decoding(strict: bool = True) -> Iterator[None]:
+    """Inside the block, videos opened with decode errors or missing frames are refused (``VideoError``) instead
+    of read with a :class:`DamagedVideoWarning` (``--strict``). Readers take the setting when they are opened."""
+    global _strict
+    previous, _strict = _strict, strict
+    try:
+        yield
+    finally:
+        _strict = previous
+
+
 class FileVideoReader(VideoReader):
+    """A video file decoded by ffmpeg; its damage (what ffmpeg reports, frames it cannot decode) is reported
+    once the stream has been read to its end: a warning with the count, or an error under ``strict_decoding``."""
+
     def __init__(self, path: Path, spooled_from_stdin: bool = False) -> None:
         self.name = "stdin" if spooled_from_stdin else str(path)
         self.path = path
         self._spooled = spooled_from_stdin
+        self.strict = _strict
         try:
             info = probe(path)
         except VideoError:
@@ -74,23 +105,61 @@ class FileVideoReader(VideoReader):
         if info.frame_count == 0:
             self.close()
             raise VideoError(f"{self.name}: the video has no frames")
+        try:
+            check_pixels(*info.size, self.name)
+        except VideoError:
+            self.close()
+            raise
         self.fps, self.size = info.fps, info.size
         self.frame_count, self.has_audio = info.frame_count, info.has_audio
+        self.info = info
+        if info.damage is not None and self.strict:  # known before decoding anything: refuse now
+            self.close()
+            raise VideoError(f"{self.name}: damaged video ({info.damage}); drop --strict to use the frames "
+                             "that can be decoded")
 
     def _frames(self) -> Iterator[np.ndarray]:
+        width, height = self.size
+        frame_bytes = width * height * 3
         # passthrough: one output frame per decoded frame (ffmpeg would otherwise duplicate frames to pad
         # the video to the container's duration, e.g. when the audio track is longer).
-        generator = imageio_ffmpeg.read_frames(str(self.path), input_params=["-nostdin"],
-                                               output_params=["-fps_mode", "passthrough"])
-        try:
-            meta = next(generator)
-            width, height = meta["size"]
-            for buffer in generator:
-                yield np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 3)
-        except (OSError, RuntimeError) as exc:
-            raise VideoError(f"{self.name}: corrupt or unreadable video ({last_line(str(exc))})") from None
-        finally:
-            generator.close()
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(self.path),
+                   "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough", "pipe:1"]
+        with tempfile.TemporaryFile() as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                       **CHILD_PROCESS)
+            decoded = 0
+            try:
+                while len(buffer := _read_exactly(process.stdout, frame_bytes)) == frame_bytes:
+                    decoded += 1
+                    yield np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 3)
+                process.wait()
+            finally:
+                if process.poll() is None:  # the reader stopped early (a trimmed clip, an error, a signal)
+                    process.kill()
+                    process.wait()
+                process.stdout.close()
+            log.seek(0)
+            errors = error_lines(log.read().decode(errors="replace"))
+        if process.returncode != 0 and decoded == 0:
+            raise VideoError(f"{self.name}: corrupt or unreadable video ({errors[-1] if errors else 'no details'})")
+        self._report_damage(decoded, errors)
+
+    def _report_damage(self, decoded: int, errors: list[str]) -> None:
+        """Warn (or, strict, refuse) when ffmpeg reported errors: frames the decoder dropped or concealed. A
+        shorter decode without any error (an edit list that hides frames) is how the file is meant to play."""
+        if not errors and self.info.damage is None:
+            return
+        reason = self.info.damage or damage_reason(errors)
+        expected = self.frame_count or 0
+        if reason == "truncated" and self.info.announced_frames:
+            expected = max(expected, self.info.announced_frames)
+        counted = (f"{expected - decoded} of {expected} frames could not be decoded" if decoded < expected
+                   else "some frames may be damaged")
+        message = f"{self.name}: damaged video ({reason}): {counted}"
+        if self.strict:
+            raise VideoError(message)
+        warnings.warn(f"{message}; --strict refuses such videos", DamagedVideoWarning, stacklevel=2)
 
     def close(self) -> None:
         if self._spooled and self.path is not None:
@@ -121,9 +190,8 @@ class FrameDirReader(VideoReader):
     def _frames(self) -> Iterator[np.ndarray]:
         for frame_path in self._frame_paths:
             frame = read_image(frame_path)
-            if frame.shape[1::-1] != self.size:
-                raise VideoError(f"{frame_path}: frame size {frame.shape[1::-1]} differs from {self.size}")
-            yield frame
+            # A stray frame of another size is resized to the first one's, as every frame is resized for the model.
+            yield frame if frame.shape[1::-1] == self.size else resize(frame, *self.size)
 
 
 def open_video(spec: str | Path, fps: float | None = None) -> VideoReader:
@@ -146,17 +214,34 @@ def open_video(spec: str | Path, fps: float | None = None) -> VideoReader:
     return FileVideoReader(path)
 
 
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    """``size`` bytes, or fewer at the end of the stream."""
+    buffer = stream.read(size)
+    while buffer and len(buffer) < size and (more := stream.read(size - len(buffer))):
+        buffer += more
+    return buffer
+
+
 def _spool_stdin() -> Path:
-    """Copy stdin to a temporary file: ffmpeg needs to seek in mp4 input (its index may be at the end)."""
+    """Copy stdin to a temporary file: ffmpeg needs to seek in mp4 input (its index may be at the end). The file
+    is removed if the copy fails or is interrupted (a full disk, Ctrl-C, SIGTERM)."""
     if sys.stdin is None or sys.stdin.isatty():
         raise VideoError("expected a video piped on stdin for '-'")
-    handle, name = tempfile.mkstemp(prefix="animcli-stdin-")
-    with os.fdopen(handle, "wb") as spool:
-        shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
-    path = Path(name)
-    if path.stat().st_size == 0:
-        path.unlink()
-        raise VideoError("stdin: no video data received")
+    path: Path | None = None
+    try:
+        handle, name = tempfile.mkstemp(prefix="animcli-stdin-")
+        path = Path(name)
+        with os.fdopen(handle, "wb") as spool:
+            shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+        if path.stat().st_size == 0:
+            raise VideoError("stdin: no video data received")
+    except BaseException as exc:
+        if path is not None:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE_ERRNOS:
+            raise OutOfSpaceError(f"cannot keep the video read from stdin in {tempfile.gettempdir()}: "
+                                  f"{os.strerror(exc.errno).lower()}") from None
+        raise
     return path
 
 

@@ -27,11 +27,11 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from animcli.common.errors import OutOfSpaceError, OutputError, VideoError
-from animcli.common.files import check_output, make_parent, temporary_sibling
+from animcli.common.errors import OutOfSpaceError, OutputClosed, OutputError, VideoError
+from animcli.common.files import check_output, make_parent, remove_created, temporary_sibling
 from animcli.common.interrupts import raise_if_stopped
 from animcli.media.images import check_frame
-from animcli.media.probe import has_audio, last_line
+from animcli.media.probe import CHILD_PROCESS, has_audio, last_line
 from animcli.media.readers import STDIO
 
 FRAME_NAME = "{index:06d}.png"
@@ -100,11 +100,15 @@ class VideoWriter(ABC):
         return self._size
 
     def close(self) -> None:
-        """Finish and commit the output."""
+        """Finish and commit the output; a commit that fails (the final rename refused) leaves nothing behind."""
         if self.frames_written == 0:
             self.abort()
             raise VideoError(f"{self.target}: no frames were written")
-        self._commit()
+        try:
+            self._commit()
+        except BaseException:
+            self.abort()
+            raise
 
     @abstractmethod
     def abort(self) -> None:
@@ -143,9 +147,10 @@ class FfmpegWriter(VideoWriter):
         self.carries_audio = container.audio_codec is not None
         self.audio_from = audio_from if container.audio_codec and has_audio(audio_from) else None
         self.audio_start = audio_start
+        self._created: list[Path] = []
         if path is not None:
             check_output(path)
-            make_parent(path)
+            self._created = make_parent(path)
         self._temporary = None if path is None else temporary_sibling(path)
         self._process: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
@@ -168,7 +173,7 @@ class FfmpegWriter(VideoWriter):
         command.append("pipe:1" if self.path is None else str(self._temporary))
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=self._stdout_target(),
-                                         stderr=self._log)
+                                         stderr=self._log, **CHILD_PROCESS)
         if self.path is None and self._process.stdout is not None:
             self._stdout_pump = threading.Thread(target=_pump, args=(self._process.stdout,), daemon=True)
             self._stdout_pump.start()
@@ -176,6 +181,8 @@ class FfmpegWriter(VideoWriter):
     def _stdout_target(self) -> int:
         if self.path is not None:
             return subprocess.DEVNULL
+        if sys.stdout is None:  # started with standard output closed (`>&-`)
+            raise OutputError("standard output is closed: nothing can be written to '-'")
         sys.stdout.flush()
         try:
             return sys.stdout.buffer.fileno()
@@ -204,6 +211,8 @@ class FfmpegWriter(VideoWriter):
         self._log.close()
         if process.returncode != 0:
             self._discard_temporary()
+            if self.path is None and (process.returncode == -signal.SIGPIPE or "Broken pipe" in log):
+                raise OutputClosed("the reader of stdout went away")
             reason = encoder_failure(log, process.returncode)
             error = OutOfSpaceError if reason in _OUT_OF_SPACE else VideoError
             raise error(f"{self.target}: ffmpeg failed to encode ({reason})")
@@ -228,7 +237,7 @@ class FfmpegWriter(VideoWriter):
                    "-c:v", "copy", "-c:a", self.container.audio_codec, "-t", f"{duration:.6f}",
                    *self.container.muxer_args, "-f", self.container.ffmpeg_format, str(muxed)]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+            result = subprocess.run(command, capture_output=True, text=True, errors="replace", **CHILD_PROCESS)
             if result.returncode == 0:
                 os.replace(muxed, self._temporary)
                 return
@@ -245,6 +254,7 @@ class FfmpegWriter(VideoWriter):
         if self._log is not None:
             self._log.close()
         self._discard_temporary()
+        remove_created(self._created)
 
     def _discard_temporary(self) -> None:
         if self._temporary is not None:
@@ -260,14 +270,16 @@ class FrameDirWriter(VideoWriter):
 
     def __init__(self, directory: Path, fps: float, overwrite: bool = False) -> None:
         super().__init__(str(directory), fps)
-        self.directory = directory
+        # The folder itself, not a name for it (``..``, a symlink): that is what is replaced, beside its real parent.
+        directory = Path(os.path.abspath(directory))
+        self.directory = directory.resolve() if directory.is_symlink() else directory
         check_output(directory, replaces_folder=True)
         if directory.exists() and not directory.is_dir():
             raise OutputError(f"{directory}: is a file; a folder of frames cannot be written there")
         if directory.is_dir() and any(directory.iterdir()) and not overwrite:
             raise OutputError(f"{directory}: folder is not empty; pass --overwrite to replace its contents")
-        make_parent(directory)
-        self._temporary = temporary_sibling(directory)
+        self._created = make_parent(self.directory)
+        self._temporary = temporary_sibling(self.directory)
         self._temporary.mkdir()
 
     def _start(self, size: tuple[int, int]) -> None:
@@ -286,11 +298,16 @@ class FrameDirWriter(VideoWriter):
         # one is in place.
         previous = temporary_sibling(self.directory)
         os.replace(self.directory, previous)
-        os.replace(self._temporary, self.directory)
+        try:
+            os.replace(self._temporary, self.directory)
+        except BaseException:
+            os.replace(previous, self.directory)  # the old folder goes back where it was
+            raise
         shutil.rmtree(previous, ignore_errors=True)
 
     def abort(self) -> None:
         shutil.rmtree(self._temporary, ignore_errors=True)
+        remove_created(self._created)
 
 
 def open_writer(spec: str | Path, fps: float, audio_from: Path | None = None,
@@ -303,13 +320,20 @@ def open_writer(spec: str | Path, fps: float, audio_from: Path | None = None,
     if text == STDIO:
         return FfmpegWriter(None, _STDOUT_CONTAINER, fps, audio_from, audio_start)
     path = Path(spec)
-    if text.endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
+    if writes_a_folder(text):
         return FrameDirWriter(path, fps, overwrite)
     container = CONTAINERS.get(path.suffix.lower())
     if container is None:
         supported = ", ".join(CONTAINERS)
         raise VideoError(f"{path}: unsupported output type (expected {supported}, a directory or '-')")
     return FfmpegWriter(path, container, fps, audio_from, audio_start)
+
+
+def writes_a_folder(spec: str | Path) -> bool:
+    """Whether ``open_writer`` writes ``spec`` as a folder of frames: an existing folder, a path ending in a
+    separator, or a path without a suffix."""
+    text = str(spec)
+    return text != STDIO and (text.endswith(("/", os.sep)) or Path(text).is_dir() or not Path(text).suffix)
 
 
 def write_video(spec: str | Path, frames: Iterable[np.ndarray], fps: float,

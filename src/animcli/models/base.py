@@ -15,6 +15,8 @@ Conventions at this boundary:
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -67,6 +69,19 @@ def motion_cat(motions: list[Motion]) -> Motion:
     return {key: torch.cat([motion[key] for motion in motions]) for key in motions[0]}
 
 
+def check_weights_fit(model: nn.Module) -> None:
+    """Refuse, in one line, a model whose weights alone would not fit in the memory available (a config asking
+    for networks far wider than any published one): ``model`` may be built on the meta device, so nothing has
+    been allocated yet."""
+    from animcli.common.memory import available_memory, describe_bytes
+
+    needed = sum(t.numel() * t.element_size() for t in itertools.chain(model.parameters(), model.buffers()))
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ModelError(f"the config describes networks with {describe_bytes(needed)} of weights, more than the "
+                         f"{describe_bytes(available)} of memory available; check its sizes")
+
+
 class AnimationModel(nn.Module, ABC):
     """A family's inference model: encode source, encode driving frames, transfer, generate."""
 
@@ -114,6 +129,12 @@ class AnimationModel(nn.Module, ABC):
     def from_checkpoint(cls, config: dict[str, Any], checkpoint: dict[str, Any]) -> AnimationModel:
         """The model of ``config`` with ``checkpoint`` loaded (families with large weights override this to
         skip the random initialisation the checkpoint replaces anyway)."""
+        with torch.device("meta"):  # the networks' shapes alone: checked before any weight is allocated
+            shell = cls(config)
+        check_weights_fit(shell)
+        with warnings.catch_warnings():  # torch notes that copying into meta tensors does nothing: the point here
+            warnings.simplefilter("ignore")
+            shell.load_checkpoint(checkpoint)  # keys, shapes and dtypes, refused in one line before any allocation
         model = cls(config)
         model.load_checkpoint(checkpoint)
         return model

@@ -8,7 +8,10 @@ constructor's own signature is the schema: every key is checked against it befor
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+import math
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from animcli.common.errors import ModelError
@@ -48,10 +51,66 @@ def construct(network: type[Network], config: Mapping[str, Any], path: str, comm
                if name in accepted and p.default is p.empty and name not in given]
     if missing:
         raise ModelError(f"config '{path}' lacks key '{missing[0]}'")
+    hints = _type_hints(network)
+    for where, params in ((path, section), (common_path, common)):
+        for key, value in params.items():
+            if key in hints and not _fits(value, hints[key]):
+                raise ModelError(f"config '{where}.{key}' must be {_describe(hints[key])}, got {value!r}")
     try:
         return network(**given)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"config '{path}' does not fit {network.__name__}: {exc}") from None
+
+
+def _type_hints(network: Any) -> dict[str, Any]:
+    """The constructor's parameter annotations, resolved (empty when they cannot be: then only keys are checked)."""
+    try:
+        return typing.get_type_hints(network.__init__)
+    except Exception:  # noqa: BLE001 - an annotation that does not resolve only skips the type check
+        return {}
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """Whether a config value (as YAML/JSON parsed it) can be passed where ``annotation`` is declared."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is Any or isinstance(annotation, typing.TypeVar):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, argument) for argument in arguments)
+    if annotation is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in arguments
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if annotation is str:
+        return isinstance(value, str)
+    container = origin or annotation
+    if isinstance(container, type) and issubclass(container, Mapping):
+        return isinstance(value, Mapping)
+    if isinstance(container, type) and issubclass(container, Sequence) and container is not str:
+        return isinstance(value, list | tuple) and (not arguments or all(
+            _fits(item, arguments[0]) for item in value))
+    return True  # a type configs cannot spell (a tensor, a module): the constructor decides
+
+
+def _describe(annotation: Any) -> str:
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(argument) for argument in arguments)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, arguments))
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text", type(None): "empty"}
+    if annotation in names:
+        return names[annotation]
+    container = origin or annotation
+    if isinstance(container, type) and issubclass(container, Mapping):
+        return "a section of key: value pairs"
+    return "a list" if isinstance(container, type) and issubclass(container, Sequence) else str(annotation)
 
 
 def _has(config: Mapping[str, Any], path: str) -> bool:

@@ -9,6 +9,7 @@ stream (see ``data.dataset``) a resumed run reproduces the uninterrupted run bit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -23,8 +24,14 @@ import yaml
 from torch.utils.data import DataLoader, Dataset
 
 from animcli.common.devices import resolve_device
-from animcli.common.errors import AnimcliError
-from animcli.common.files import atomic_path
+from animcli.common.errors import EXIT_FAILURE, AnimcliError
+from animcli.common.files import (
+    FolderLock,
+    atomic_path,
+    check_output_folder,
+    private_temporaries,
+    remove_stale_temporaries,
+)
 from animcli.data import EpochSampler
 from animcli.models.configs import resolve_config
 from animcli.models.families import FAMILIES
@@ -97,7 +104,7 @@ class Position:
 
 @dataclass
 class TrainResult:
-    checkpoint: Path
+    checkpoint: Path | None  # None: the run stopped before its first step and saved nothing
     position: Position
     stop_reason: str
     seconds: float
@@ -111,6 +118,10 @@ class RunDir:
         self.checkpoint = path / trainer_cls.checkpoint_name
         self.log = path / LOG_NAME
         self.samples = path / "samples"
+
+    def remove_stale_temporaries(self) -> None:
+        for path in (self.config, self.checkpoint):
+            remove_stale_temporaries(path)
 
     def write_config(self, config: dict[str, Any]) -> None:
         text = (json.dumps(config, indent=1) if self.config.suffix == ".json"
@@ -230,6 +241,28 @@ def per_process_batch(batch_size: int, world: Distributed) -> int:
     return batch_size // world.world_size
 
 
+class LoaderWorkerDied(TrainError):
+    """A data-loading worker process was killed (out of memory, a signal): the machine's doing, not the data's."""
+
+    exit_code = EXIT_FAILURE
+
+
+def loader_worker_error(error: Exception) -> Exception:
+    """A DataLoader worker's failure as our own one-line error: torch re-raises it in the main process with its
+    message replaced by "Caught X in DataLoader worker process 0" and the worker's whole traceback; the last line
+    of that traceback holds the original message. Other exceptions are returned unchanged."""
+    text = str(error).strip()
+    if "DataLoader worker" not in text:
+        return error
+    if text.startswith("Caught "):
+        last = text.splitlines()[-1]
+        message = last.partition(": ")[2] or last
+        return type(error)(message) if isinstance(error, AnimcliError) else TrainError(
+            f"reading the training data failed: {message}")
+    return LoaderWorkerDied(f"a data-loading worker process died ({text.splitlines()[0]}); try fewer "
+                            "--num-workers")
+
+
 # --------------------------------------------------------------------------------------------- the loop
 
 
@@ -245,8 +278,14 @@ class TrainingRun:
         device = self.world.device(resolve_device(options.device))
         self.world.init(device)
         self.device = device
+        # The run folder must not become part of its own data set (its samples and checkpoints would be trained on).
+        check_output_folder(options.out, {"--data": options.data})
         trainer_cls, start = starting_point(options)
         self.run = RunDir(options.out, trainer_cls)
+        # One run at a time per folder: an existing run folder is locked before it is read, a new one once made.
+        self.lock = FolderLock(options.out, "animcli train")
+        if self.world.is_main and options.out.is_dir():
+            self.lock.acquire()
         config = prepare_config(options, self.run, trainer_cls, start)
         torch.manual_seed(options.seed + self.world.rank)
         self.precision = Precision(resolve_precision(options.precision, device), device)
@@ -274,9 +313,14 @@ class TrainingRun:
         # Only now that config, networks and data have all been checked does the run directory get written.
         if self.world.is_main:
             self.run.path.mkdir(parents=True, exist_ok=True)
+            if not self.lock.held:
+                self.lock.acquire()
+                prepare_config(options, self.run, trainer_cls, start)  # a run that started meanwhile is refused
+            self.run.remove_stale_temporaries()  # a checkpoint save killed by SIGKILL left its temporary
             if not options.resume:
                 self.run.write_config(config)
                 write_record(self.run.path, options, trainer_cls.family)
+        self.saved = False
 
     # -- checkpoints ------------------------------------------------------------------------------
     def save(self) -> None:
@@ -293,6 +337,7 @@ class TrainingRun:
         }
         with atomic_path(self.run.checkpoint, updates_input=True) as temporary:
             torch.save(checkpoint, temporary)
+        self.saved = True
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get(RESUME_KEY)
@@ -358,11 +403,15 @@ class TrainingRun:
         # The last step is always in the log, however few steps ran since the last full --log-every group.
         log.flush(self.position, self.family.learning_rates(), time.monotonic() - started)
         self.world.barrier()
-        return TrainResult(self.run.checkpoint, self.position, reason, time.monotonic() - started, log.last)
+        return TrainResult(self.run.checkpoint if self.saved else None, self.position, reason,
+                           time.monotonic() - started, log.last)
 
     def batches(self) -> Iterator[dict[str, torch.Tensor]]:
-        for batch in self.loader:
-            yield {name: value.to(self.device, non_blocking=True) for name, value in batch.items()}
+        try:
+            for batch in self.loader:
+                yield {name: value.to(self.device, non_blocking=True) for name, value in batch.items()}
+        except Exception as exc:  # noqa: BLE001 - only a loader worker's failure is reworded, the rest re-raised
+            raise loader_worker_error(exc) from None
 
     def advance(self) -> None:
         self.position.step += 1
@@ -417,8 +466,11 @@ class TrainingLog:
 
 
 def train(options: TrainOptions, reporter: TrainingReporter | None = None) -> TrainResult:
-    run = TrainingRun(options, reporter)
-    try:
-        return run.fit(reporter)
-    finally:
-        run.world.close()
+    # Data-loading workers that crash leave their temporary folders (pymp-*): theirs live in the run's own.
+    with private_temporaries("animcli-train-") if options.num_workers else contextlib.nullcontext():
+        run = TrainingRun(options, reporter)
+        try:
+            return run.fit(reporter)
+        finally:
+            run.world.close()
+            run.lock.release()

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from animcli.common.errors import RegistryError
-from animcli.common.files import sha256_of_file
+from animcli.common.files import remembered_sha256
 from animcli.weights.hub import (
     HUB_SCHEME,
     HubFile,
     HubSettings,
     SourceUnavailable,
+    cache_blob_problem,
     cached_hub_file,
     download_hub_file,
     endpoint_unreachable,
@@ -46,31 +47,40 @@ class ResolvedModel:
 
 
 def integrity_problem(path: Path, source: Source) -> str | None:
-    """Why the file is not the one the registry describes; None when it matches or nothing is recorded."""
+    """Why the file is not the one the registry describes — or, for a file in the Hugging Face cache, not the
+    one the Hub named when it was downloaded (see ``hub.cache_blob_problem``); None when it matches or nothing is
+    recorded. Digests are remembered by size, modification time and inode, so an unchanged file is hashed once."""
     size = path.stat().st_size
     if source.file_size is not None and size != source.file_size:
         return f"its size is {size} bytes, the registry records {source.file_size}"
     if source.sha256 is not None:
-        digest = sha256_of_file(path)
+        digest = remembered_sha256(path)
         if digest != source.sha256:
             return f"its sha256 is {digest}, the registry records {source.sha256}"
-    return None
+    return cache_blob_problem(path) if isinstance(source, HubFile) else None
 
 
 def fetch_source(source: Source, settings: HubSettings) -> Path:
-    """A verified local file for one source, or SourceUnavailable saying why not."""
+    """A verified local file for one source, or SourceUnavailable saying why not. A Hub file that fails the
+    check is removed from the cache only when this run downloaded it; a cached copy that was there before (and
+    changed since) is left for its owner to look at."""
     if isinstance(source, LocalFile):
         if not source.path.is_file():
             raise SourceUnavailable("the file does not exist")
         path = source.path
     else:
+        before = cached_hub_file(source, settings)
         path = download_hub_file(source, settings)
+        downloaded = before is None or before.resolve() != path.resolve()
     problem = integrity_problem(path, source)
     if problem is None:
         return path
     if isinstance(source, HubFile):
-        remove_from_cache(path)
-        raise SourceUnavailable(f"refused: {problem}; the download was removed from the cache")
+        if downloaded:
+            remove_from_cache(path)
+            raise SourceUnavailable(f"refused: {problem}; the download was removed from the cache")
+        raise SourceUnavailable(f"refused the cached file {path.resolve()}: {problem}; it changed after it was "
+                                "downloaded: delete it to download it again")
     raise SourceUnavailable(f"refused: {problem}")
 
 

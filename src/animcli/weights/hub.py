@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from animcli.common.errors import RegistryError
+from animcli.common.files import remembered_sha256
 
 HUB_SCHEME = "hf://"
 # How long the endpoint's host may take to resolve and accept a connection before it counts as unreachable.
@@ -60,8 +62,27 @@ def parse_hub_uri(uri: str) -> HubFile:
     parts = rest.split("/", 2)
     if len(parts) < 3 or not all(parts) or (at and not revision):
         raise RegistryError(f"cannot read {uri!r}: expected hf://ORG/REPO/FILENAME[@REVISION]")
-    return HubFile(repo_id=f"{parts[0]}/{parts[1]}", filename=parts[2], revision=revision or None,
-                   repo_type=repo_type)
+    source = HubFile(repo_id=f"{parts[0]}/{parts[1]}", filename=parts[2], revision=revision or None,
+                     repo_type=repo_type)
+    problem = invalid_hub_address(source)
+    if problem is not None:
+        raise RegistryError(f"cannot use {uri!r}: {problem}")
+    return source
+
+
+def invalid_hub_address(source: HubFile) -> str | None:
+    """What huggingface_hub would refuse in the address (a repository name it does not allow, a ``..`` path
+    segment), as one line; None when it is well formed."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(source.repo_id)
+    except HFValidationError as exc:
+        return str(exc).strip().splitlines()[0]
+    if ".." in source.filename.replace("\\", "/").split("/"):
+        return f"the file name {source.filename!r} has a '..' segment"
+    return None
 
 
 def _env_flag(value: str) -> bool:
@@ -182,6 +203,9 @@ def download_hub_file(source: HubFile, settings: HubSettings) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
+    problem = invalid_hub_address(source)
+    if problem is not None:
+        raise SourceUnavailable(f"not a valid Hub address: {problem}")
     unreachable = None if settings.offline else endpoint_unreachable(settings.endpoint)
     try:
         with _quiet_retries():
@@ -216,11 +240,45 @@ def cached_hub_file(source: HubFile, settings: HubSettings) -> Path | None:
     """The file's path if the Hugging Face cache already holds it; never touches the network."""
     from huggingface_hub import try_to_load_from_cache
 
+    if invalid_hub_address(source) is not None:
+        return None
     found = try_to_load_from_cache(
         source.repo_id, source.filename, cache_dir=settings.cache_dir, revision=source.revision,
         repo_type=source.repo_type,
     )
     return Path(found) if isinstance(found, str) else None
+
+
+def cache_blob_problem(snapshot_path: Path) -> str | None:
+    """Why a file in the Hugging Face cache is not the one the Hub sent, or None.
+
+    The cache names each blob by the ETag the Hub reported at download: a large (LFS) file's sha256, a small
+    file's git blob id (sha1 of ``blob <size>\\0`` + content). Checking a blob against its own name therefore
+    checks it against the Hub's metadata without asking the Hub; the sha256 of a large file is remembered by size,
+    mtime and inode, so later runs pay nothing. A file that is not a blob of the cache (no such name) is not
+    checked."""
+    blob = snapshot_path.resolve()
+    name = blob.name
+    if blob.parent.name != "blobs" or not all(c in "0123456789abcdef" for c in name):
+        return None
+    if len(name) == 64:
+        digest = remembered_sha256(blob)
+        kind = "sha256"
+    elif len(name) == 40:
+        digest, kind = _git_blob_id(blob), "git blob id"
+    else:
+        return None
+    if digest != name:
+        return f"its {kind} is {digest}, the Hub's is {name}"
+    return None
+
+
+def _git_blob_id(path: Path) -> str:
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode(), usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def remove_from_cache(snapshot_path: Path) -> None:

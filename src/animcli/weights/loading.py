@@ -71,7 +71,7 @@ def read_checkpoint(checkpoint: str | Path | None = None, config: str | Path | d
         raise ModelError("no model given: pass --model NAME or --checkpoint PATH")
     checkpoint_path = Path(checkpoint)
     state = load_checkpoint_file(checkpoint_path)
-    config_dict = resolve_config(config) if config is not None else _find_config(checkpoint_path, state)
+    config_dict = resolve_config(config if config is not None else _find_config(checkpoint_path, state))
     family = detect_family(config=config_dict)
     if not family_class(family).claims_checkpoint(state):
         raise ModelError(f"checkpoint {checkpoint_path} is not a {family} checkpoint, but the config is")

@@ -110,6 +110,8 @@ def read_registry_file(path: Path, *, required: bool) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise RegistryError(f"cannot read registry file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"registry file {path} is not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"registry file {path} is not valid TOML: {exc}") from None
     if set(data) - {"models"} or not isinstance(data.get("models", {}), dict):

@@ -18,6 +18,7 @@ from animcli.common.errors import AnimcliError
 from animcli.inference.animator import AnimatedBatch, Animator
 from animcli.inference.overlap import Background
 from animcli.media import VideoReader, open_video, open_writer, read_image, resize_square
+from animcli.media.images import check_pixels
 from animcli.media.trim import Trim, TrimmedVideo
 from animcli.media.visualize import draw_keypoints, side_by_side
 from animcli.models.base import Motion
@@ -179,6 +180,9 @@ def animate_files(animator: Animator, source_path: str | Path | np.ndarray, driv
         raise AnimcliError("give either --find-best-frame or --best-frame N, not both")
     if paste_back and style.output_size is not None:
         raise AnimcliError("--paste-back already writes the source's own size; drop --output-size")
+    if style.output_size is not None:  # refused before anything is read, like an image over the pixel limit
+        panels = 3 if style.side_by_side else 1
+        check_pixels(style.output_size * panels, style.output_size, f"--output-size {style.output_size}")
     source = source_path if isinstance(source_path, np.ndarray) else read_image(source_path)
     finish = None
     if crop or paste_back:

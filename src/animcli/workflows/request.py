@@ -9,6 +9,7 @@ worker keep its models loaded across requests.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections import OrderedDict
@@ -74,6 +75,8 @@ class AnimateRequest:
     smooth_strength: float | None = _option(minimum=1)  # in frames; implies smooth
     edit: tuple[str, ...] = ()  # DIRECTION=VALUE edits of the source's motion code
     overwrite: bool = False  # replace a non-empty frame-folder output as a whole
+    strict: bool = False  # refuse a damaged driving video instead of warning
+    max_pixels: int | None = _option(minimum=1)  # refuse larger images/frames from their header
 
     def model_spec(self) -> ModelSpec:
         if self.model is not None and self.checkpoint is not None:
@@ -112,11 +115,18 @@ class ModelSpec:
         return load_model(self.checkpoint, self.config, model=self.model, device=self.device)
 
 
+@functools.cache
+def request_fields() -> dict[str, tuple[Any, Any]]:
+    """Every field of :class:`AnimateRequest` by name, with its resolved type annotation: computed once (resolving
+    the annotations is slow, and a batch manifest checks every field of every line against them)."""
+    hints = typing.get_type_hints(AnimateRequest)
+    return {item.name: (item, hints[item.name]) for item in fields(AnimateRequest)}
+
+
 def coerce_field(name: str, value: Any) -> Any:
     """``value`` (as parsed from JSON) checked against the field's declared type, choices and lower bound;
     raises ``ValueError`` saying what was expected."""
-    declared = {item.name: item for item in fields(AnimateRequest)}[name]
-    annotation = typing.get_type_hints(AnimateRequest)[name]
+    declared, annotation = request_fields()[name]
     coerced = _coerce(annotation, value)
     minimum = declared.metadata.get("minimum")
     if minimum is not None and isinstance(coerced, int | float) and coerced < minimum:
@@ -174,6 +184,15 @@ def run_animation(request: AnimateRequest, *, cache: ModelCache | None = None,
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
     """Carry out ``request`` (the output is written atomically). With ``cache`` the model is taken from (or
     added to) it instead of being loaded for this request alone."""
+    from animcli.media.images import pixel_limit
+    from animcli.media.readers import strict_decoding
+
+    with strict_decoding(request.strict), pixel_limit(request.max_pixels):
+        return _run_animation(request, cache, on_progress)
+
+
+def _run_animation(request: AnimateRequest, cache: ModelCache | None,
+                   on_progress: Callable[[int, int | None], None] | None) -> AnimationResult:
     from animcli.inference.animator import Animator
     from animcli.inference.batching import parse_batch_size
     from animcli.models.base import TransferOptions
