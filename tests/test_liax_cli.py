@@ -132,7 +132,7 @@ def test_sweep_is_the_official_manipulation_video(pngs: tuple[Path, Path], check
     result = runner.invoke(app, ["edit", str(source), "--sweep", "yaw=0.4", "--edit", "39=0.4", "--sweep", "yaw2",
                                  "-o", f"{tmp_path}/sweep/", "--checkpoint", checkpoint, "--batch-size", "8"])
     assert result.exit_code == 0, result.output
-    assert "wrote 64 frames at 12 fps" in result.output
+    assert "wrote 64 frames of 64x64 at 12 fps" in result.output
     frames = read_frames(tmp_path / "sweep")
     assert len(frames) == 64
     assert_frames_close(frames[expected["manip_frame_index"]], expected["manip_out_frames"], "sweep frames")
@@ -205,7 +205,7 @@ def test_edit_as_a_real_process(pngs: tuple[Path, Path], checkpoint: str, tmp_pa
                            "--edit", "eyes=0.2", "--checkpoint", checkpoint, "-o", str(output), "--side-by-side"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "wrote an image to" in done.stderr
+    assert "wrote a 128x64 image to" in done.stderr  # the size written (source | edit)
     edited = read_image(output)
     assert edited.shape == (64, 128, 3)
     assert np.array_equal(edited[:, :64], read_image(source))  # source | edit

@@ -76,5 +76,6 @@ def edit(
                                 style=OutputStyle(side_by_side=side_by_side, output_size=output_size),
                                 overwrite=overwrite, on_progress=on_progress)
     if not quiet:
-        what = "an image" if result.fps is None else f"{result.frames} frames at {result.fps:g} fps"
+        size = "" if result.frame_size is None else "{}x{} ".format(*result.frame_size)
+        what = f"a {size}image" if result.fps is None else f"{result.frames} frames of {size}at {result.fps:g} fps"
         typer.echo(f"wrote {what} to {output}", err=True)

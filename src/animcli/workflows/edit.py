@@ -41,6 +41,7 @@ class EditResult:
     kind: str  # "image", "video" or "sweep"
     frames: int
     fps: float | None  # None for an image
+    frame_size: tuple[int, int] | None = None  # (width, height) of what was written
 
 
 def split_assignment(spec: str) -> tuple[str, str | None]:
@@ -128,7 +129,7 @@ def edit_files(model: AnimationModel, source: str | Path, output: str | Path, ed
             raise EditError("a video edit reads SOURCE twice (its first frame, then every frame): give a file")
         result = animate_files(animator, first_frame(source), source, output, fps=fps, audio=audio, style=style,
                                normalize=normalize, overwrite=overwrite, on_progress=on_progress)
-        return EditResult("video", result.frames, result.fps)
+        return EditResult("video", result.frames, result.fps, result.frame_size)
     image = read_image(source)
     if swept:
         return _write_sweep(animator, image, swept, constant, output, normalize, fps, style, overwrite, on_progress)
@@ -139,8 +140,9 @@ def edit_files(model: AnimationModel, source: str | Path, output: str | Path, ed
     if style.output_size is not None:
         edited = upscale_square(edited, style.output_size)
     # An edited still has no driving video: side by side is source | edit (the official img_all.png).
-    write_image(output, side_by_side(resize_square(image, len(edited)), edited) if style.side_by_side else edited)
-    return EditResult("image", 1, None)
+    written = side_by_side(resize_square(image, len(edited)), edited) if style.side_by_side else edited
+    write_image(output, written)
+    return EditResult("image", 1, None, (written.shape[1], written.shape[0]))
 
 
 def _write_sweep(animator: Animator, image: np.ndarray, swept: Edits, constant: Edits, output: str | Path,
@@ -153,8 +155,9 @@ def _write_sweep(animator: Animator, image: np.ndarray, swept: Edits, constant: 
     output_fps = fps or sweep_fps
     with open_writer(output, output_fps, overwrite=overwrite) as writer:
         for batch, frames in zip(batches, uint8_frames(batches, normalize), strict=True):
-            writer.write_many(compose_frames(batch, frames, source_column, style))
-    return EditResult("sweep", len(variants), output_fps)
+            composed = compose_frames(batch, frames, source_column, style)
+            writer.write_many(composed)
+    return EditResult("sweep", len(variants), output_fps, (composed[-1].shape[1], composed[-1].shape[0]))
 
 
 def _with_progress(batches: Iterator[AnimatedBatch], total: int,
