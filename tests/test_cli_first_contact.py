@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import version
 
+import pytest
 from typer.testing import CliRunner
 
 from animcli.cli import app
@@ -66,3 +67,30 @@ def test_eval_names_the_metrics_it_could_not_score_on_one_line(shared_dir, tmp_p
     assert result.exit_code == 0, result.output
     notes = [line for line in result.stderr.splitlines() if "scored" in line or "unavailable" in line]
     assert len(notes) == 1 and notes[0].startswith("not scored here: ") and "--metrics chooses" in notes[0]
+
+
+def test_a_ray_started_for_the_run_keeps_its_token_notice_to_itself(monkeypatch) -> None:
+    import logging
+
+    pytest.importorskip("ray")
+    from animcli.jobs import pools
+
+    notices = []
+
+    class FakeRay:
+        @staticmethod
+        def is_initialized() -> bool:
+            return False
+
+        @staticmethod
+        def init(**options: object) -> None:  # what Ray's start-up does with its notice
+            logger = logging.getLogger(pools.RAY_TOKEN_NOTICES)
+            if logger.isEnabledFor(logging.WARNING):
+                notices.append("Token authentication is enabled for this Ray cluster.")
+            raise ConnectionError("no cluster in this test")
+
+    monkeypatch.setattr("animcli.jobs.ray_pool.import_ray", lambda: FakeRay)
+    with pytest.raises(pools.AnimcliError, match="cannot connect to Ray"), \
+            pools._ray_pool(pools.EngineOptions("ray"), set(), 1):
+        pass
+    assert notices == []

@@ -69,6 +69,9 @@ def _local_pool(options: EngineOptions, devices: set[str], tasks: int) -> Iterat
         yield pool
 
 
+RAY_TOKEN_NOTICES = "ray._private.authentication.authentication_token_setup"
+
+
 @contextlib.contextmanager
 def _ray_pool(options: EngineOptions, devices: set[str], tasks: int) -> Iterator[WorkerPool]:
     from animcli.jobs.ray_pool import RayPool, import_ray
@@ -76,6 +79,8 @@ def _ray_pool(options: EngineOptions, devices: set[str], tasks: int) -> Iterator
     ray = import_ray()
     started_here = not ray.is_initialized()
     if started_here:
+        # Ray announces on every start that token authentication is on (its safe default): not the user's concern.
+        logging.getLogger(RAY_TOKEN_NOTICES).setLevel(logging.ERROR)
         try:
             ray.init(address=options.address, include_dashboard=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as exc:
