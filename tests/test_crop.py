@@ -206,3 +206,19 @@ def test_without_dlib_auto_falls_back_to_opencv(monkeypatch: pytest.MonkeyPatch)
     assert detectors.get_detector("auto").name == "opencv"
     with pytest.raises(detectors.DetectorUnavailable, match="faces"):
         detectors.get_detector("dlib-hog")
+
+
+def test_motion_box_ignores_moving_text_beside_the_person(samples: Path, tmp_path: Path) -> None:
+    # The taichi clip on a canvas twice as wide, with a caption scrolling through its right half: only the
+    # motion on the performer (HOG finds him) may decide the box, not the caption's.
+    with open_video(samples / "taichi/driving2.mp4") as reader:
+        clip = np.stack(list(reader))[:60]
+    frames = np.zeros((len(clip), 256, 512, 3), np.uint8)
+    frames[:, :, :256] = clip
+    for index, frame in enumerate(frames):
+        cv2.putText(frame, "LIVE 2026", (300 + 2 * index, 40 + index), cv2.FONT_HERSHEY_SIMPLEX, 1.2,
+                    (255, 255, 255), 3)
+    write_video(tmp_path / "captioned", frames, 25)  # a lossless frame folder
+    with open_video(tmp_path / "captioned") as reader:
+        [segment] = find_segments(reader, CropOptions(box="auto", increase=0.0))
+    assert segment.crop_box.x + segment.crop_box.side <= 300

@@ -153,7 +153,8 @@ def _motion_segment(reader: VideoReader, options: CropOptions) -> Segment:
 
     Frame differences miss the parts of a subject that stay still (a taichi performer's head and feet), so
     upright people found by OpenCV's HOG detector (once per second of video) who cover a quarter or more of
-    the moving region join the box.
+    the moving region join the box. Where people are found, only the motion on them counts: moving title
+    text or a logo beside the performer does not widen the box to the whole frame.
     """
     motion = MotionBounds()
     people: list[Box] = []
@@ -164,7 +165,7 @@ def _motion_segment(reader: VideoReader, options: CropOptions) -> Segment:
         if index % every == 0:
             people.extend(detect_people(frame))
         count += 1
-    moving = motion.box()
+    moving = (people and motion.box(within=people)) or motion.box()
     if moving is None:
         raise NoFaceError(f"{reader.name}: nothing moves in the video; give --box x,y,w,h")
     subject = moving

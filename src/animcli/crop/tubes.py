@@ -139,10 +139,19 @@ class MotionBounds:
             self._pairs += 1
         self._previous = gray
 
-    def box(self) -> Box | None:
+    def box(self, within: list[Box] | None = None) -> Box | None:
+        """The moving region; with ``within``, only the motion inside those boxes (full-frame pixels)."""
         if self._moving_counts is None:
             return None
-        ys, xs = np.nonzero(self._moving_counts >= max(1.0, self.min_fraction * self._pairs))
+        moving = self._moving_counts >= max(1.0, self.min_fraction * self._pairs)
+        if within is not None:
+            inside = np.zeros_like(moving)
+            for region in within:
+                part = region.scaled(self._factor)
+                inside[max(int(part.top), 0):max(int(np.ceil(part.bottom)), 0),
+                       max(int(part.left), 0):max(int(np.ceil(part.right)), 0)] = True
+            moving &= inside
+        ys, xs = np.nonzero(moving)
         if len(xs) == 0:
             return None
         left, right = np.percentile(xs, [1, 99])
