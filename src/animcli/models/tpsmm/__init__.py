@@ -187,10 +187,8 @@ class TpsmmModel(AnimationModel):
             assert self.avd_network is not None
             return self.avd_network({"fg_kp": source_state.kp["value"]}, {"fg_kp": driving["value"]})["fg_kp"]
         adapt = True if options.adapt_scale is None else options.adapt_scale
-        keypoints = {"value": driving["value"]}
-        return keypoint_transfer.normalize_kp(source_state.kp, keypoints, {"value": initial["value"]},
-                                              relative=options.mode == "relative", relative_jacobian=False,
-                                              adapt_scale=adapt)["value"]
+        return keypoint_transfer.normalize_kp(source_state.kp, driving, initial, relative=options.mode == "relative",
+                                              relative_jacobian=False, adapt_scale=adapt)["value"]
 
     def background(self, source_state: TpsmmSource, driving: Motion, options: TransferOptions) -> Tensor:
         """(B, 3, 3) background transforms: the BG predictor's in reconstruction, else the identity (which leaves
