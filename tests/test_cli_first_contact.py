@@ -94,3 +94,10 @@ def test_a_ray_started_for_the_run_keeps_its_token_notice_to_itself(monkeypatch)
             pools._ray_pool(pools.EngineOptions("ray"), set(), 1):
         pass
     assert notices == []
+
+
+def test_train_help_names_the_trainable_families_from_their_descriptors() -> None:
+    trainable = [name for name, family in FAMILIES.items() if family.trainer_module is not None]
+    assert {"fomm", "lia", "monkeynet", "tpsmm"} <= set(trainable) and "liax" not in trainable
+    help_text = " ".join(runner.invoke(app, ["train", "--help"], terminal_width=200).stdout.split())
+    assert f"Family to train from scratch ({', '.join(trainable)})" in help_text

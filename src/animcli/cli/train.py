@@ -11,6 +11,10 @@ import typer
 from animcli.cli.app import app, user_errors
 from animcli.cli.options import DeviceOption, QuietOption, StrictOption, ThreadsOption
 from animcli.common.choices import TrainingTask
+from animcli.models.families import FAMILIES
+
+#: the families animcli can train, from their descriptors
+TRAINABLE = [name for name, family in FAMILIES.items() if family.trainer_module is not None]
 
 
 class Perceptual(str, Enum):
@@ -28,8 +32,8 @@ class PrecisionChoice(str, Enum):
 @app.command()
 def train(
     model: str = typer.Option(None, "--model", "-m",
-                              help="Family to train from scratch (fomm, lia, monkeynet, tpsmm), or a model to fine-tune: "
-                                   "a registry name, hf://repo_id/filename[@rev] or a checkpoint path. "
+                              help=f"Family to train from scratch ({', '.join(TRAINABLE)}), or a model to "
+                                   "fine-tune: a registry name, hf://repo_id/filename[@rev] or a checkpoint path. "
                                    "--resume reads it, and every option below that a run remembers, from the run."),
     data: Path = typer.Option(None, "--data", help="Dataset root: ROOT/train and ROOT/test holding videos "
                                                    "(mp4/gif/mov, frame folders or png strips)."),
