@@ -20,6 +20,7 @@ from animcli.models.lia.model import to_signed_range
 from animcli.train import TrainOptions, train
 from animcli.train import lia as lia_training
 from animcli.train.health import CLOSED_MASK, HealthWatch, TrainingHealthWarning
+from animcli.train.lia import DEFAULT_TRAIN_PARAMS
 from animcli.train.precision import Precision
 from animcli.train.trainer import TrainContext
 
@@ -27,9 +28,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:training WITHOUT the VGG19")
 CPU = torch.device("cpu")
 
 
+SWITCHES = {"output_bias", "mask_bias_init", "flow_init", "generator_beta1", "gan_start_step", "r1_gamma"}
+
+
 def lia_trainer(**switches: Any) -> lia_training.LiaTrainer:
+    """The tiny LIA with the paper's settings (lia-shapes-64's own switches removed) and ``switches``."""
     config = copy.deepcopy(tiny_lia_config())
-    config["train_params"].update(batch_size=4, **switches)
+    paper = {key: value for key, value in config["train_params"].items() if key not in SWITCHES}
+    config["train_params"] = {**paper, "batch_size": 4, **switches}
     context = TrainContext(device=CPU, precision=Precision("fp32", CPU), parallel=lambda module: module,
                            sync_batch_norm=lambda module: module, perceptual="none")
     torch.manual_seed(0)
@@ -54,9 +60,9 @@ def test_defaults_are_the_papers_and_the_published_recipes_set_no_switch() -> No
     assert trainer.optimizers["g_optim"].param_groups[0]["betas"][0] == 0.0
     assert all(float(flow.bias[0, 2]) == 0.0 for flow in generator.dec.to_flows)
     assert all(float(flow.conv.weight[:, 0:2].abs().sum()) > 0 for flow in generator.dec.to_flows)
-    switches = {"output_bias", "mask_bias_init", "flow_init", "generator_beta1", "gan_start_step", "r1_gamma"}
     for name in ("lia-vox", "lia-taichi", "lia-ted"):
-        assert not switches & set(resolve_config(name).get("train_params", {})), name
+        assert not SWITCHES & set(resolve_config(name).get("train_params", {})), name
+    assert set(DEFAULT_TRAIN_PARAMS) >= SWITCHES
 
 
 def test_data_mean_output_bias_makes_the_untrained_output_match_the_data(pairs: TrainingPairs) -> None:
@@ -162,7 +168,8 @@ def test_health_watch_warns_once_about_closed_masks_and_constant_output() -> Non
 def test_training_logs_health_and_the_cli_shows_it(tmp_path: Path) -> None:
     data = tiny_dataset(tmp_path / "data")
     config = copy.deepcopy(tiny_lia_config())
-    config["train_params"].update(batch_size=2, output_bias="data_mean", mask_bias_init=2.0, generator_beta1=0.9)
+    config["train_params"].update(batch_size=2, output_bias="data_mean", mask_bias_init=2.0, generator_beta1=0.9,
+                                  gan_start_step=0)
     config_path = tmp_path / "lia.json"
     config_path.write_text(json.dumps(config))
     train(TrainOptions(model="lia", data=data, out=tmp_path / "run", config=str(config_path), max_steps=2,
