@@ -134,8 +134,8 @@ def test_face_metrics_without_faces_say_why(shapes_test: Path, tmp_path: Path) -
     table = runner.invoke(app, arguments)
     assert table.exit_code == 0, table.output
     assert f"AKD –: {no_face_in_both}" in table.stderr and "MKR –: no original frame with a face found" in table.stderr
-    # The JSON's MKR description and the README say the same thing.
-    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    # The JSON's MKR description and the eval docs say the same thing.
+    readme = " ".join((Path(__file__).parents[1] / "docs" / "eval.md").read_text().split())
     assert "the share of frames with a face in the original but none in the reconstruction" in readme
     assert report["metrics"]["mkr"]["description"].endswith(
         "the share of frames with a face in the original but none in the reconstruction)")
