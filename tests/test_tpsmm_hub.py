@@ -45,7 +45,7 @@ def test_tpsmm_is_pulled_from_its_mirror_and_animates_offline(hub: StandInHub, t
     source, driving = pngs
     # The fixture's reduced widths need the fixture config; the registry entry supplies the file.
     common = [str(source), str(driving), "--config", str(fixtures / "config.yaml"), "--size", "96", "--mode", "avd",
-              "--backend", "torch", "-q"]
+              "--backend", "torch", "--threads", "1", "-q"]
     from_hub = runner.invoke(app, ["animate", *common, "--model", name, "-o", f"{tmp_path}/hub/"])
     assert from_hub.exit_code == 0, from_hub.output
     from_file = runner.invoke(app, ["animate", *common, "--checkpoint", str(published), "-o", f"{tmp_path}/file/"])
