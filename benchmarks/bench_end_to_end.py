@@ -64,10 +64,11 @@ def official_seconds_per_frame(checkpoint: Path, config: str, threads: int, fram
     return float(result.stdout.split()[-1])
 
 
-def animate_seconds(workdir: Path, checkpoint: Path, config: str, threads: int, frames: int) -> float:
+def animate_seconds(workdir: Path, checkpoint: Path, config: str, threads: int, frames: int,
+                    extra: tuple[str, ...] = ()) -> float:
     command = [sys.executable, "-m", "animcli", "animate", str(workdir / "source.png"), str(workdir / "driving.mp4"),
                "--checkpoint", str(checkpoint), "--config", config, "-o", str(workdir / f"out-{frames}.mp4"),
-               "--max-frames", str(frames), "--threads", str(threads), "--overwrite", "--quiet"]
+               "--max-frames", str(frames), "--threads", str(threads), "--overwrite", "--quiet", *extra]
     start = time.perf_counter()
     subprocess.run(command, check=True)
     return time.perf_counter() - start

@@ -53,7 +53,7 @@ def official_animate(model: LiaxModel, source: np.ndarray, driving: np.ndarray, 
 
 
 def animcli_animator(model: LiaxModel, source: np.ndarray, driving: np.ndarray, batch_size: int | None) -> np.ndarray:
-    animator = Animator(model, TransferOptions(mode="relative"), batch_size=batch_size, fp16=False)
+    animator = Animator(model, TransferOptions(mode="relative"), batch_size=batch_size, precision="fp32")
     return np.concatenate([batch.prediction for batch in animator.animate(source, iter(driving))])
 
 

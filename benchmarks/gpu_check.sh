@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One call on a CUDA machine: fps at fp32 and fp16 for FOMM vox-256, LIA-256 and Monkey-Net vox, eager and
-# with --compile, plus the fp16-vs-fp32 max difference. Uses $PYTHON (default: .venv/bin/python if present,
+# One call on a CUDA machine: fps at fp32, fp16 and bf16 (Ampere and later; refused in one line on older GPUs) for
+# FOMM vox-256, LIA-256 and Monkey-Net vox, eager and with --compile, plus each one's max/mean difference from fp32. Uses $PYTHON (default: .venv/bin/python if present,
 # else python3) with this checkout's sources first on the path.
 set -euo pipefail
 cd "$(dirname "$0")/.."

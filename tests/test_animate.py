@@ -205,8 +205,8 @@ def test_find_best_frame_cli(pngs, model_args, tmp_path: Path) -> None:
 def test_fp16_path_runs_and_stays_close(fixture_model, pngs) -> None:
     frames = _frames(pngs)
     source = read_image(pngs[0])
-    reference = np.concatenate([b.prediction for b in Animator(fixture_model, fp16=False).animate(source, frames)])
-    half = np.concatenate([b.prediction for b in Animator(fixture_model, fp16=True).animate(source, frames)])
+    reference, half = (np.concatenate([b.prediction for b in Animator(fixture_model, precision=precision)
+                                       .animate(source, frames)]) for precision in ("fp32", "fp16"))
     assert 0 < np.abs(half - reference).max() < 1e-2  # really ran in half precision, and stayed accurate
     assert next(fixture_model.parameters()).dtype == torch.float32
 

@@ -81,7 +81,8 @@ def test_best_frame_measures_relative_motion_from_that_frame(inputs, tmp_path: P
     assert "at 10 fps (relative to driving frame 5, chosen by --best-frame) to " in lines[-1]
 
 
-def test_output_size_and_the_wrote_line(inputs, tmp_path: Path) -> None:
+def test_output_size_and_the_wrote_line(inputs, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ANIMCLI_CPU_FLAGS", "avx2 fma")  # a CPU without bf16 units: no bf16 hint on the line
     source, driving, _ = inputs
     lines, frames = animate(str(source), str(driving), "--max-frames", "2", "--output-size", "160",
                             "-o", f"{tmp_path / 'big'}/")

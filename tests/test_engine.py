@@ -101,19 +101,20 @@ def test_eval_backends_score_alike(reference_dir: Path, shared_dir: Path) -> Non
 
 
 def test_backend_choice() -> None:
-    assert resolve_backend_name("auto", CPU, fp16=False) == "onnxruntime"
-    assert resolve_backend_name("auto", CPU, fp16=True) == "torch"
-    assert resolve_backend_name("auto", torch.device("cuda"), fp16=True) == "torch"
-    assert resolve_backend_name("onnxruntime", torch.device("cuda"), fp16=False) == "onnxruntime"
+    assert resolve_backend_name("auto", CPU, "fp32") == "onnxruntime"
+    assert resolve_backend_name("auto", CPU, "fp16") == "torch"
+    assert resolve_backend_name("auto", torch.device("cuda"), "fp16") == "torch"
+    assert resolve_backend_name("auto", torch.device("cuda"), "bf16") == "torch"
+    assert resolve_backend_name("onnxruntime", torch.device("cuda"), "fp32") == "onnxruntime"
     with pytest.raises(ModelError, match="unknown backend"):
-        resolve_backend_name("tensorrt", CPU, fp16=False)
+        resolve_backend_name("tensorrt", CPU, "fp32")
 
 
 def test_backend_refusals_are_clear(fomm_model) -> None:
-    with pytest.raises(ModelError, match="float32"):
-        make_backend(fomm_model, "onnxruntime", CPU, fp16=True)
+    with pytest.raises(ModelError, match="runs fp32, not fp16"):
+        make_backend(fomm_model, "onnxruntime", CPU, "fp16")
     with pytest.raises(ModelError, match="--compile applies to the torch backend"):
-        make_backend(fomm_model, "onnxruntime", CPU, fp16=False, compile=True)
+        make_backend(fomm_model, "onnxruntime", CPU, precision="fp32", compile=True)
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         with pytest.raises(ModelError, match="onnxruntime-gpu"):
             providers_for(torch.device("cuda"))
@@ -213,7 +214,7 @@ def test_bench_subprocess_reports_both_paths(reference_dir: Path) -> None:
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["family"] == "lia" and report["backend"] == "onnxruntime"
+    assert report["family"] == "lia" and report["backend"] == "onnxruntime" and report["precision"] == "fp32"
     for path in ("official", "engine"):
         assert report[path]["frames"] == 2 and report[path]["fps"] > 0 and report[path]["peak_rss_mib"] > 0
     assert report["ratio"] == pytest.approx(report["engine"]["fps"] / report["official"]["fps"])

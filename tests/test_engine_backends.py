@@ -1,7 +1,9 @@
-"""Every backend × family × transfer mode reproduces the official fixtures (through the backend interface)."""
+"""Every backend × family × transfer mode reproduces the official fixtures (through the backend interface), in
+fp32 (OpenVINO pinned to f32: unpinned, it would compute in bf16 on a CPU with bf16 units)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,9 @@ from animcli.models.base import AnimationModel, TransferOptions, motion_slice
 from animcli.weights.loading import load_model
 
 ATOL = 1e-4
-BACKENDS = ["torch", "onnxruntime"]
+HAS_OPENVINO = importlib.util.find_spec("openvino") is not None
+BACKENDS = ["torch", "onnxruntime",
+            pytest.param("openvino", marks=pytest.mark.skipif(not HAS_OPENVINO, reason="the openvino extra is absent"))]
 
 
 def _fomm(reference: Path) -> tuple[AnimationModel, torch.Tensor, torch.Tensor, dict[str, np.ndarray]]:
@@ -59,7 +63,7 @@ def loaded(reference_dir: Path) -> dict[str, tuple]:
 @pytest.mark.parametrize(("family", "mode"), CASES)
 def test_backend_matches_official_fixture(loaded, family: str, mode: str, backend_name: str) -> None:
     model, source, driving, cases = loaded[family]
-    backend = make_backend(model, backend_name, torch.device("cpu"), fp16=False)
+    backend = make_backend(model, backend_name, torch.device("cpu"), precision="fp32")
     size = source.shape[-1]
     options = TransferOptions(mode.split("-")[0], adapt_scale=mode.endswith("adapt")) if model.supports_adapt_scale \
         else TransferOptions(mode)

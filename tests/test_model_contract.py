@@ -98,8 +98,8 @@ def test_animates_and_a_still_driving_video_gives_a_still_result(family: str, mo
 def test_fp16_path_runs_on_cpu_and_stays_close_to_float32(family: str, models: dict) -> None:
     model = models[family]
     source, moving = still_and_moving(model)
-    full = predictions(model, source, moving, fp16=False)
-    half = predictions(model, source, moving, fp16=True)
+    full = predictions(model, source, moving, precision="fp32")
+    half = predictions(model, source, moving, precision="fp16")
     assert np.isfinite(half).all()
     assert np.abs(half - full).max() > 0, "the fp16 request did not reach the networks"
     assert np.abs(half - full).mean() < 0.005

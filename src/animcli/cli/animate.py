@@ -25,12 +25,14 @@ from animcli.cli.options import (
     OutputSizeOption,
     OverwriteOption,
     PasteBackOption,
+    PrecisionOption,
     QuietOption,
     SizeOption,
     SmoothOption,
     SmoothStrengthOption,
     StrictOption,
     ThreadsOption,
+    chosen_precision,
 )
 from animcli.cli.progress import frame_progress
 from animcli.workflows.request import DEFAULT_MODEL
@@ -69,6 +71,7 @@ def animate(
         "--max-frames", min=1, metavar="N", help="Use at most N driving frames.")] = None,
     output_size: OutputSizeOption = None,
     device: DeviceOption = "auto",
+    precision: PrecisionOption = None,
     fp16: Fp16Option = None,
     batch_size: BatchSizeOption = None,
     backend: BackendOption = "auto",
@@ -109,7 +112,8 @@ def animate(
         request = AnimateRequest(
             source=source, driving=driving, output=output, model=model, checkpoint=checkpoint, config=config,
             mode=mode, adapt_scale=adapt_scale, find_best_frame=find_best_frame, best_frame=best_frame,
-            start=start, end=end, max_frames=max_frames, output_size=output_size, device=device, fp16=fp16,
+            start=start, end=end, max_frames=max_frames, output_size=output_size, device=device,
+            precision=chosen_precision(precision, fp16),
             batch_size=batch_size, backend=backend, threads=threads, compile=compile, size=size, fps=fps,
             audio=audio, side_by_side=side_by_side, show_keypoints=show_keypoints, crop=crop, track=track,
             paste_back=paste_back, normalize="clip" if lia_demo_normalization else normalize, smooth=smooth,
@@ -123,7 +127,8 @@ def animate(
     if not quiet:
         if result.audio_dropped:
             typer.echo(f"animcli: note: the driving video's audio is not kept ({result.audio_dropped})", err=True)
-        typer.echo(f"wrote {describe_result(result)} to {output}", err=True)
+        hint = f" · {result.precision_hint}" if result.precision_hint else ""
+        typer.echo(f"wrote {describe_result(result)} to {output}{hint}", err=True)
 
 
 def describe_result(result: AnimationResult) -> str:

@@ -17,7 +17,9 @@ from animcli.cli.options import (
     NormalizeOption,
     OutputSizeOption,
     OverwriteOption,
+    PrecisionOption,
     QuietOption,
+    chosen_precision,
 )
 from animcli.cli.progress import frame_progress
 
@@ -45,6 +47,7 @@ def edit(
     config: ConfigOption = None,
     normalize: NormalizeOption = "frame",
     device: DeviceOption = "auto",
+    precision: PrecisionOption = None,
     fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Frames per forward pass."),
     fps: float = typer.Option(None, "--fps", min=0.001, help="Output frame rate (default: the video's; 12 for "
@@ -72,10 +75,12 @@ def edit(
                                      device=device)
         with frame_progress(quiet, "editing") as on_progress:
             result = edit_files(animation_model, source, output, edit or [], sweep=sweep or [],
-                                normalize=normalize, batch_size=batch_size, fp16=fp16, fps=fps, audio=audio,
+                                normalize=normalize, batch_size=batch_size,
+                                precision=chosen_precision(precision, fp16), fps=fps, audio=audio,
                                 style=OutputStyle(side_by_side=side_by_side, output_size=output_size),
                                 overwrite=overwrite, on_progress=on_progress)
     if not quiet:
         size = "" if result.frame_size is None else "{}x{} ".format(*result.frame_size)
         what = f"a {size}image" if result.fps is None else f"{result.frames} frames of {size}at {result.fps:g} fps"
-        typer.echo(f"wrote {what} to {output}", err=True)
+        hint = f" · {result.precision_hint}" if result.precision_hint else ""
+        typer.echo(f"wrote {what} to {output}{hint}", err=True)

@@ -20,12 +20,14 @@ from animcli.cli.options import (
     EngineOption,
     Fp16Option,
     ModelOption,
+    PrecisionOption,
     QuietOption,
     SmoothOption,
     SmoothStrengthOption,
     StrictOption,
     ThreadsOption,
     WorkersOption,
+    chosen_precision,
 )
 from animcli.cli.progress import frame_progress
 from animcli.common.choices import EvaluationTask
@@ -58,6 +60,7 @@ def evaluate(
     json_output: bool = typer.Option(False, "--json", help="Print the full report as JSON on stdout."),
     metrics: str = typer.Option(None, "--metrics", help=METRICS_HELP),
     device: DeviceOption = "auto",
+    precision: PrecisionOption = None,
     fp16: Fp16Option = None,
     batch_size: BatchSizeOption = None,
     backend: BackendOption = "auto",
@@ -91,7 +94,8 @@ def evaluate(
         with strict_decoding(strict), frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt, task=task,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
-                         device=device, fp16=fp16, batch_size=parse_batch_size(batch_size), backend=backend,
+                         device=device, precision=chosen_precision(precision, fp16),
+                         batch_size=parse_batch_size(batch_size), backend=backend,
                          threads=threads, resize_gt=resize_gt,
                          smoothing=Smoothing.from_options(smooth, smooth_strength),
                          on_progress=on_progress, engine=engine and EngineOptions(engine, workers, address))

@@ -20,10 +20,12 @@ from animcli.cli.options import (
     ModelOption,
     ModeOption,
     PasteBackOption,
+    PrecisionOption,
     SizeOption,
     SmoothOption,
     SmoothStrengthOption,
     ThreadsOption,
+    chosen_precision,
 )
 
 
@@ -49,6 +51,7 @@ def live(
     smooth: SmoothOption = False,
     smooth_strength: SmoothStrengthOption = None,
     device: DeviceOption = "auto",
+    precision: PrecisionOption = None,
     fp16: Fp16Option = None,
     backend: BackendOption = "auto",
     threads: ThreadsOption = None,
@@ -59,7 +62,7 @@ def live(
     max_frames: int = typer.Option(None, "--max-frames", min=1, help="Stop after animating N frames."),
     max_seconds: float = typer.Option(None, "--max-seconds", min=0.001, help="Stop after S seconds."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout at the end (frames, "
-                                                           "dropped, latency_ms_p50/p95, fps, backend)."),
+                                                           "dropped, latency_ms_p50/p95, fps, backend, precision)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line."),
 ) -> None:
     """Animate SOURCE live with a camera: always the newest frame (frames the model cannot keep up with are
@@ -85,7 +88,8 @@ def live(
         animation_model = load_model(checkpoint, config, model=model or (None if checkpoint else DEFAULT_MODEL),
                                      device=device)
         transfer = TransferOptions(mode=mode or animation_model.default_mode, adapt_scale=adapt_scale)
-        animator = live_animator(animation_model, transfer, fp16=fp16, size=size, backend=backend, threads=threads)
+        animator = live_animator(animation_model, transfer, precision=chosen_precision(precision, fp16), size=size,
+                                 backend=backend, threads=threads)
         frames = open_camera(camera)
         session = LiveSession(animator, source_image, frames, options)
         output = default_output() if output == AUTO else output
@@ -94,14 +98,15 @@ def live(
             typer.echo(f"live: {frames.name} at {frames.fps:g} fps → {output} (Ctrl-C stops)", err=True)
         stats = session.run(sink, on_status=None if quiet else _print_status)
     if not quiet:
-        _print_status(stats, final=True)
+        _print_status(stats, final=True, hint=animator.precision_hint())
     if json_output:
         typer.echo(json.dumps(stats.as_dict()))
 
 
-def _print_status(stats, final: bool = False) -> None:  # noqa: ANN001 - LiveStats, imported lazily
+def _print_status(stats, final: bool = False, hint: str | None = None) -> None:  # noqa: ANN001 - LiveStats
     """The status line on stderr: rewritten in place on a terminal, one line per update otherwise."""
     line = stats.status_line() + (f" · {stats.frames} frames, stopped by {stats.stopped_by}" if final else "")
+    line += f" · {hint}" if hint else ""
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K" + line + ("\n" if final else ""))
     else:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from animcli.common.choices import Backend, Engine, Normalization, TransferMode
+from animcli.common.choices import Backend, Engine, Normalization, Precision, TransferMode
 
 MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
 
@@ -19,7 +19,13 @@ ConfigOption = Annotated[
     str | None, typer.Option("--config", help="Config: a path to an official-format yaml/json or a shipped name.")
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-Fp16Option = Annotated[bool | None, typer.Option("--fp16/--no-fp16", help="float16 autocast (default on for CUDA).")]
+PrecisionOption = Annotated[Precision | None, typer.Option(
+    "--precision", help="What the networks compute in: auto (fp16 on CUDA, fp32 on CPU), fp32 (exact), fp16, or bf16 "
+                        "(CPUs with avx512_bf16/amx_bf16, about 2x faster there; Ampere+ GPUs). --fp16/--no-fp16 "
+                        "are aliases of fp16/fp32. docs/precision.md.")]
+#: kept for scripts written before --precision; hidden, since --precision's help names them.
+Fp16Option = Annotated[bool | None, typer.Option(
+    "--fp16/--no-fp16", hidden=True, help="Aliases of --precision fp16 and --precision fp32.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 NormalizeOption = Annotated[Normalization, typer.Option(
     "--normalize", help="frame: clamp each frame on its own (streams); clip: stretch the whole result by its global "
@@ -61,8 +67,9 @@ BatchSizeOption = Annotated[str | None, typer.Option(
     "--batch-size", help="Frames per forward pass: a number, or auto (from free GPU memory on CUDA). "
                          "Default: 8 on CUDA, 1 on CPU.")]
 BackendOption = Annotated[Backend, typer.Option(
-    "--backend", help="What runs the networks: onnxruntime (exported ONNX graphs, cached), torch, or auto "
-                      "(onnxruntime on CPU in float32, torch on CUDA and for --fp16).")]
+    "--backend", help="What runs the networks: onnxruntime or openvino (exported graphs, cached; openvino needs the "
+                      "'openvino' extra), torch, or auto (the fastest for the precision as `animcli bench` measured "
+                      "it here; else onnxruntime for fp32 and openvino, else torch, for bf16 on CPU; torch on CUDA).")]
 ThreadsOption = Annotated[int | None, typer.Option(
     "--threads", min=1, help="Intra-op CPU threads (default: the cores this process may use).")]
 CompileOption = Annotated[bool, typer.Option(
@@ -76,3 +83,14 @@ WorkersOption = Annotated[int | None, typer.Option(
 AddressOption = Annotated[str | None, typer.Option(
     "--address", help="Ray cluster to join: auto (the local `ray start` head) or ray://host:port. "
                       "Default: start Ray on this machine.")]
+
+
+def chosen_precision(precision: str | None, fp16: bool | None) -> str:
+    """The one precision ``--precision`` and its aliases ``--fp16``/``--no-fp16`` ask for (``auto`` when neither)."""
+    alias = None if fp16 is None else ("fp16" if fp16 else "fp32")
+    if precision is not None and alias is not None and precision != alias:
+        from animcli.common.errors import AnimcliError
+
+        raise AnimcliError(f"--{'' if fp16 else 'no-'}fp16 means --precision {alias}; it contradicts "
+                           f"--precision {precision}")
+    return precision or alias or "auto"

@@ -14,8 +14,10 @@ from animcli.cli.options import (
     DeviceOption,
     Fp16Option,
     ModelOption,
+    PrecisionOption,
     QuietOption,
     ThreadsOption,
+    chosen_precision,
 )
 from animcli.cli.progress import frame_progress
 
@@ -34,6 +36,7 @@ def predict(
                              help="A clip (folder of frames or video) whose first frames' motion the prediction "
                                   "continues, instead of the source's own pose."),
     device: DeviceOption = "auto",
+    precision: PrecisionOption = None,
     fp16: Fp16Option = None,
     batch_size: int = typer.Option(None, "--batch-size", min=1,
                                    help="Frames per generator pass (default: 8 on CUDA, 1 on CPU)."),
@@ -55,9 +58,10 @@ def predict(
         from animcli.workflows.predict import predict_files
 
         animator = Animator(load_model(checkpoint, config, model=model, device=device), batch_size=batch_size,
-                            fp16=fp16, backend=backend, threads=threads)
+                            precision=chosen_precision(precision, fp16), backend=backend, threads=threads)
         with frame_progress(quiet, "predicting") as on_progress:
             result = predict_files(animator, source, output, num_frames=frames, init=init, fps=fps,
                                    style=OutputStyle(show_keypoints=show_keypoints), on_progress=on_progress)
     if not quiet:
-        typer.echo(f"wrote {result.frames} frames at {result.fps:g} fps to {output}", err=True)
+        hint = f" · {result.precision_hint}" if result.precision_hint else ""
+        typer.echo(f"wrote {result.frames} frames at {result.fps:g} fps to {output}{hint}", err=True)

@@ -21,12 +21,12 @@ from animcli.models.base import AnimationModel
 
 
 def predict_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,
-                   batch_size: int | None = None, fp16: bool | None = None,
+                   batch_size: int | None = None, precision: str = "auto",
                    frames_dir: Path | None = None) -> Iterator[VideoRecord]:
     """Predict and score each video's first frames, yielding its record when done (``frames_dir``: also write
     every prediction as lossless PNG frames)."""
     settings = model.prediction_settings()
-    animator = Animator(model, batch_size=batch_size, fp16=fp16)
+    animator = Animator(model, batch_size=batch_size, precision=precision)
     for name, path in videos.items():
         record = VideoRecord(name)
         with open_frames(path) as frames:

@@ -21,7 +21,7 @@ from animcli.models.base import AnimationModel
 
 
 def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: list[Metric], *,
-                       batch_size: int | str | None = None, fp16: bool | None = None, backend: str = "torch",
+                       batch_size: int | str | None = None, precision: str = "auto", backend: str = "torch",
                        threads: int | None = None, frames_dir: Path | None = None,
                        smoothing: Smoothing | None = None) -> Iterator[VideoRecord]:
     """Reconstruct and score each video, yielding its record when done.
@@ -31,7 +31,7 @@ def reconstruct_videos(model: AnimationModel, videos: dict[str, Path], metrics: 
     compares lossless frames: re-encoded mp4 changes the numbers). ``smoothing`` smooths each video's motion
     (not the papers' protocol; shows what ``animate --smooth`` does to the scores).
     """
-    animator = Animator(model, batch_size=batch_size, fp16=fp16, smoothing=smoothing, backend=backend,
+    animator = Animator(model, batch_size=batch_size, precision=precision, smoothing=smoothing, backend=backend,
                         threads=threads)
     for name, path in videos.items():
         record = VideoRecord(name)

@@ -29,7 +29,7 @@ COMPARISON_BATCH_SIZE = 8
 def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path | None = None,
         config: str | None = None, pred: Path | None = None, gt: Path | None = None,
         task: EvaluationTask = "reconstruction", limit: int | None = None,
-        out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", fp16: bool | None = None,
+        out: Path | None = None, metrics: list[str] | None = None, device: str = "auto", precision: str = "auto",
         batch_size: int | str | None = None, resize_gt: bool = False, smoothing: Smoothing | None = None,
         backend: str = "torch", threads: int | None = None,
         engine: EngineOptions | None = None,
@@ -75,18 +75,19 @@ def run(*, data: Path | None = None, model: str | None = None, checkpoint: Path 
         animation_model = spec.load() if engine is None else replace(spec, device="cpu").load()
         context = {"mode": task, "model": model, "checkpoint": checkpoint and str(checkpoint),
                    "config": config, "family": animation_model.family, "size": animation_model.size,
-                   "data": str(data), "smooth_strength": smoothing and smoothing.strength}
+                   "data": str(data), "smooth_strength": smoothing and smoothing.strength,
+                   "precision": precision}
         frames_dir = out and out / task
         if task == "prediction":
-            records = predict_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
-                                     frames_dir=frames_dir)
+            records = predict_videos(animation_model, videos, selected, batch_size=batch_size,
+                                     precision=precision, frames_dir=frames_dir)
         elif engine is None:
-            records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size, fp16=fp16,
-                                         backend=backend, threads=threads, frames_dir=frames_dir,
+            records = reconstruct_videos(animation_model, videos, selected, batch_size=batch_size,
+                                         precision=precision, backend=backend, threads=threads, frames_dir=frames_dir,
                                          smoothing=smoothing)
         else:
-            records = reconstruct_sharded(spec, videos, selected, engine, batch_size=batch_size, fp16=fp16,
-                                          backend=backend, threads=threads, frames_dir=frames_dir,
+            records = reconstruct_sharded(spec, videos, selected, engine, batch_size=batch_size,
+                                          precision=precision, backend=backend, threads=threads, frames_dir=frames_dir,
                                           smoothing=smoothing)
         pairs = videos
     report = Report(selected, unavailable, _collect(records, len(pairs), on_progress), context)

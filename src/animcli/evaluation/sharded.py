@@ -30,7 +30,7 @@ class ReconstructVideo:
     model: ModelSpec
     metrics: tuple[str, ...]
     batch_size: int | str | None = None
-    fp16: bool | None = None
+    precision: str = "auto"
     backend: str = "torch"
     threads: int | None = None
     frames_dir: Path | None = None
@@ -39,20 +39,20 @@ class ReconstructVideo:
     def run(self, models: ModelCache) -> VideoRecord:
         selected, _ = select_metrics(list(self.metrics))
         records = reconstruct_videos(models.get(self.model), {self.name: self.path}, selected,
-                                     batch_size=self.batch_size, fp16=self.fp16, backend=self.backend,
+                                     batch_size=self.batch_size, precision=self.precision, backend=self.backend,
                                      threads=self.threads or worker_threads(), frames_dir=self.frames_dir,
                                      smoothing=self.smoothing)
         return next(records)
 
 
 def reconstruct_sharded(model: ModelSpec, videos: dict[str, Path], metrics: list[Metric], engine: EngineOptions,
-                        *, batch_size: int | str | None = None, fp16: bool | None = None, backend: str = "torch",
+                        *, batch_size: int | str | None = None, precision: str = "auto", backend: str = "torch",
                         threads: int | None = None, frames_dir: Path | None = None, smoothing: Smoothing | None = None
                         ) -> Iterator[VideoRecord]:
     """Like ``reconstruct_videos`` (same records, same order), the videos shared between ``engine``'s workers.
     A video that fails stops the evaluation with its error, as in a single process."""
     names = tuple(metric.name for metric in metrics)
-    tasks = [ReconstructVideo(name, path, model, names, batch_size, fp16, backend, threads, frames_dir, smoothing)
+    tasks = [ReconstructVideo(name, path, model, names, batch_size, precision, backend, threads, frames_dir, smoothing)
              for name, path in videos.items()]
     settled: dict[int, VideoRecord] = {}
     next_index = 0

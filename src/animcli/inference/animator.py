@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from animcli.common.devices import use_fp16
+from animcli.common.devices import resolve_precision
 from animcli.common.errors import AnimcliError
 from animcli.inference.backend_choice import make_backend
 from animcli.inference.batching import cap_batch_size, check_input_size, resolve_batch_size
@@ -70,14 +70,16 @@ class Animator:
     """Runs a model over a source image and a stream of driving frames."""
 
     def __init__(self, model: AnimationModel, options: TransferOptions | None = None, *,
-                 batch_size: int | str | None = None, fp16: bool | None = None, size: int | None = None,
+                 batch_size: int | str | None = None, precision: str = "auto", size: int | None = None,
                  smoothing: Smoothing | None = None, backend: str = "torch", threads: int | None = None,
                  compile: bool = False) -> None:
         """``batch_size`` None picks the faster default for the device: batches of 8 on CUDA, where they fill
         the GPU, and single frames on CPU, where larger batches only add cache misses (measured); ``"auto"``
-        sizes batches from the free GPU memory. ``smoothing`` filters the driving motion over time before it is
-        transferred (``animate --smooth``). ``backend`` is ``torch``, ``onnxruntime`` or ``auto`` (onnxruntime
-        on CPU in float32, torch otherwise); ``threads`` the intra-op threads (default: the machine's cores)."""
+        sizes batches from the free GPU memory. ``precision`` is ``auto`` (fp16 on CUDA, fp32 on CPU), ``fp32``,
+        ``fp16`` or ``bf16`` (refused on a CPU without bf16 units; see ``common.devices.resolve_precision``).
+        ``smoothing`` filters the driving motion over time before it is transferred (``animate --smooth``).
+        ``backend`` is ``torch``, ``onnxruntime``, ``openvino`` or ``auto`` (see ``backend_choice``); ``threads``
+        the intra-op threads (default: the machine's cores)."""
         self.device = next(model.parameters()).device
         # NHWC convolutions are markedly faster on CPU (oneDNN) and for fp16 on tensor cores; frames arrive as
         # NHWC arrays already, so their tensors need no copy either.
@@ -85,14 +87,21 @@ class Animator:
         options = options or TransferOptions(mode=model.default_mode)
         self.options = model.validate_options(options)
         self.size = check_input_size(model, size)
-        self.fp16 = use_fp16(self.device, fp16)
+        self.precision = resolve_precision(self.device, precision)
         self.smoothing = smoothing
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # one input shape per run: the autotuned kernels are reused
-        self.backend = make_backend(self.model, backend, self.device, self.fp16, threads=threads, compile=compile)
+        self.backend = make_backend(self.model, backend, self.device, self.precision, threads=threads,
+                                    compile=compile, size=self.size)
         self._staging: Tensor | None = None
         self.batch_size = cap_batch_size(resolve_batch_size(batch_size, self.device, self._cuda_bytes_per_frame),
                                          self.size)
+
+    def precision_hint(self) -> str | None:
+        """For a summary line: how much faster bf16 would be, when this fp32 run was on a CPU with bf16 units."""
+        from animcli.inference.hints import bf16_hint
+
+        return bf16_hint(self.device, self.precision, self.model.family, self.size, self.backend.name)
 
     def _cuda_bytes_per_frame(self) -> int:
         """Peak GPU memory of animating a probe batch, per frame (an overestimate: it includes the source)."""

@@ -1,5 +1,10 @@
 """Which backend runs a model: ``auto`` resolved, threads set, the backend built.
 
+``auto`` on CUDA is torch. On the CPU it is the fastest backend that computes the precision asked for, as
+``animcli bench`` measured it on this CPU for this family (``measurements``); unmeasured, the defaults below,
+which are issue 14's and 26's measurements: onnxruntime for fp32 (1.2-1.4× torch), OpenVINO for bf16 when the
+tested release is installed (2.75× fp32 torch for FOMM vox-256, torch bf16 2.05×), torch for fp16.
+
 Kept apart from the backends so that they import the interface and nothing imports back.
 """
 
@@ -21,25 +26,62 @@ def default_threads() -> int:
     return max(1, min(torch.get_num_threads(), len(os.sched_getaffinity(0))))
 
 
-def resolve_backend_name(name: str, device: torch.device, fp16: bool) -> str:
-    """``auto``: onnxruntime on CPU in float32 (faster there, measured), torch on CUDA and for fp16."""
+#: the CPU backends that compute each precision, in the order ``auto`` prefers them without a measurement.
+CPU_PREFERENCE = {"fp32": ("onnxruntime", "openvino", "torch"), "bf16": ("openvino", "torch"), "fp16": ("torch",)}
+#: families whose bf16 ``auto`` never gives OpenVINO: its CPU plugin computes every operation in bf16, TPSMM's
+#: thin-plate-spline algebra and AVD network included (mean error up to 8.9 grey levels on the fixtures, against
+#: 0.6 for torch autocast, which keeps them in float32). ``--backend openvino`` still runs them.
+OPENVINO_BF16_INEXACT = frozenset({"tpsmm"})
+
+
+def auto_candidates(precision: str, family: str | None = None) -> list[str]:
+    """The CPU backends ``auto`` may choose for ``precision`` (and ``family``): OpenVINO only in the release the
+    extra pins."""
+    from animcli.inference.backends.openvino_backend import openvino_usable_by_auto
+
+    def allowed(name: str) -> bool:
+        if name != "openvino":
+            return True
+        return openvino_usable_by_auto() and not (precision == "bf16" and family in OPENVINO_BF16_INEXACT)
+
+    return [name for name in CPU_PREFERENCE[precision] if allowed(name)]
+
+
+def resolve_backend_name(name: str, device: torch.device, precision: str, *, family: str | None = None,
+                         size: int | None = None) -> str:
+    """``name``, or for ``auto`` the backend to run ``precision`` (resolved) with on ``device``: torch on CUDA; on
+    the CPU the fastest one measured here for ``family`` at ``size`` by ``animcli bench``, else the default."""
     if name not in BACKENDS:
         raise ModelError(f"unknown backend {name!r} (use {', '.join(BACKENDS)})")
     if name != "auto":
         return name
-    return "onnxruntime" if device.type == "cpu" and not fp16 else "torch"
+    if device.type != "cpu":
+        return "torch"
+    candidates = auto_candidates(precision, family)
+    if family is not None:
+        from animcli.inference.measurements import fastest_backend
+
+        measured = fastest_backend(family, size, precision, candidates)
+        if measured is not None:
+            return measured
+    return candidates[0]
 
 
-def make_backend(model: AnimationModel, name: str, device: torch.device, fp16: bool, *,
-                 threads: int | None = None, compile: bool = False) -> Backend:
-    """The backend ``name`` (after ``auto`` is resolved) for ``model``; ``threads`` sets intra-op threads."""
-    resolved = resolve_backend_name(name, device, fp16)
+def make_backend(model: AnimationModel, name: str, device: torch.device, precision: str, *,
+                 threads: int | None = None, compile: bool = False, size: int | None = None) -> Backend:
+    """The backend ``name`` (after ``auto`` is resolved) for ``model`` computing in ``precision`` (resolved:
+    fp32, fp16 or bf16); ``threads`` sets intra-op threads."""
+    resolved = resolve_backend_name(name, device, precision, family=model.family, size=size or model.size)
     threads = threads or default_threads()
     torch.set_num_threads(threads)
     if resolved == "torch":
-        return TorchBackend(model, device, fp16, compile=compile)
+        return TorchBackend(model, device, precision, compile=compile)
     if compile:
-        raise ModelError("--compile applies to the torch backend (onnxruntime optimises its graphs itself)")
+        raise ModelError(f"--compile applies to the torch backend ({resolved} optimises its graphs itself)")
+    if resolved == "openvino":
+        from animcli.inference.backends.openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(model, device, precision, threads=threads)
     from animcli.inference.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-    return OnnxRuntimeBackend(model, device, fp16, threads=threads)
+    return OnnxRuntimeBackend(model, device, precision, threads=threads)

@@ -1,10 +1,17 @@
-"""ONNX export of a model's inference graphs, with a JSON manifest, and the export cache the engine uses.
+"""ONNX (and OpenVINO IR) export of a model's inference graphs, with a JSON manifest, and the export cache the
+engine uses.
 
 A directory holds ``source_encoder.onnx``, ``driving_encoder.onnx``, ``renderer.onnx`` (large models keep
-their weights in external data files beside them) and ``manifest.json``: family, config, input size, opset,
-precision, the sha256 of the checkpoint when known, the digest of the weights, and every file's size and
-sha256. The engine's cache keys such directories by weights, config, size, precision and animcli/torch
-versions; an entry whose manifest or files do not check out is rebuilt, never trusted.
+their weights in external data files beside them) — or, in OpenVINO's format, ``NAME.xml`` + ``NAME.bin`` made
+from those ONNX graphs — and ``manifest.json``: family, config, input size, opset, precision, the sha256 of the
+checkpoint when known, the digest of the weights, and every file's size and sha256. The engine's cache keys such
+directories by weights, config, size, backend, precision and the animcli/torch/runtime versions; an entry whose
+manifest or files do not check out is rebuilt, never trusted.
+
+The graphs always hold float32 weights and float32 arithmetic; a precision is what the runtime is told to compute
+in. An OpenVINO IR records it as a runtime option (``INFERENCE_PRECISION_HINT``: ``f32`` for fp32, ``bf16``), but
+OpenVINO 2026.4's ``compile_model`` does not apply that record by itself: whoever compiles the IR must pass the hint,
+as the openvino backend does, or the CPU plugin computes in bf16 on any CPU with bf16 units.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +40,12 @@ from animcli.models.base import AnimationModel
 from animcli.models.blocks import polyphase_upsampling
 from animcli.models.graphs import InferenceGraphs
 
-#: the ONNX opset the graphs are exported at (GridSample needs ≥ 16).
+#: the ONNX opset the graphs are exported at (GridSample needs ≥ 16; OpenVINO failed to import GridSample from
+#: opset ≥ 20 graphs in some releases, so it stays within 17–19).
 OPSET = 17
+OPENVINO_OPSETS = range(17, 20)
+#: OpenVINO's name of each precision (``INFERENCE_PRECISION_HINT``).
+OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 MANIFEST = "manifest.json"
 GRAPH_NAMES = ("source_encoder", "driving_encoder", "renderer")
 #: what the engine runs per frame (the source is encoded once per run, in torch).
@@ -58,8 +69,7 @@ def export_onnx(model: AnimationModel, size: int, directory: Path, *, graphs: tu
                 precision: str = "fp32", checkpoint_sha256: str | None = None,
                 key: str | None = None) -> dict[str, Any]:
     """Export the model's ``graphs`` at ``size`` into ``directory`` (created) and write the manifest."""
-    if precision != "fp32":
-        raise ModelError(f"ONNX export supports fp32 only (got {precision})")
+    check_export("onnx", precision)
     size = model.check_size(size)
     directory.mkdir(parents=True, exist_ok=True)
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
@@ -77,25 +87,73 @@ def export_onnx(model: AnimationModel, size: int, directory: Path, *, graphs: tu
         "precision": precision,
         "animcli_version": __version__,
         "torch_version": torch.__version__,
+        "runtime": "onnx",
         "checkpoint_sha256": checkpoint_sha256,
         "weights_sha256": weights_digest(model),
         "key": key,
         "graphs": signatures,
-        "files": {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of_file(path)}
-                  for path in sorted(directory.iterdir()) if path.name != MANIFEST},
     }
+    return _write_manifest(directory, manifest)
+
+
+def _write_manifest(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    manifest["files"] = {path.name: {"bytes": path.stat().st_size, "sha256": sha256_of_file(path)}
+                         for path in sorted(directory.iterdir()) if path.name != MANIFEST}
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     return manifest
 
 
-def export_to_directory(model: AnimationModel, size: int, output: Path, *,
-                        checkpoint_sha256: str | None = None) -> dict[str, Any]:
-    """``export_onnx`` into a new or empty directory ``output``, which appears only once complete."""
+def check_export(graph_format: str, precision: str) -> None:
+    """Refuse (one line) a format/precision pair no export can honour."""
+    if graph_format == "openvino":
+        import_openvino()
+        if precision not in OPENVINO_PRECISIONS:
+            raise ModelError(f"OpenVINO runs fp32 or bf16 on the CPU, not {precision}")
+    elif precision != "fp32":
+        raise ModelError(f"ONNX graphs are float32 (got --precision {precision}); bf16 is a runtime's choice: "
+                         "--format openvino --precision bf16")
+
+
+def export_openvino(model: AnimationModel, size: int, directory: Path, *, graphs: tuple[str, ...] = GRAPH_NAMES,
+                    precision: str = "fp32", checkpoint_sha256: str | None = None,
+                    key: str | None = None) -> dict[str, Any]:
+    """The ONNX graphs converted to OpenVINO IR (``NAME.xml`` + ``NAME.bin``, float32 weights) with ``precision``
+    recorded as the runtime option ``INFERENCE_PRECISION_HINT`` (fp32 pinned to f32), and the manifest."""
+    check_export("openvino", precision)
+    ov = import_openvino()
+    if OPSET not in OPENVINO_OPSETS:  # pragma: no cover - guards a future change of OPSET
+        raise ModelError(f"graphs for OpenVINO are exported at opset 17-19, not {OPSET}")
+    onnx_dir = directory / "onnx"
+    manifest = export_onnx(model, size, onnx_dir, graphs=graphs, checkpoint_sha256=checkpoint_sha256, key=key)
+    for name in graphs:
+        converted = ov.convert_model(str(onnx_dir / f"{name}.onnx"))
+        converted.set_rt_info(OPENVINO_PRECISIONS[precision], ["runtime_options", "INFERENCE_PRECISION_HINT"])
+        ov.save_model(converted, str(directory / f"{name}.xml"), compress_to_fp16=False)
+    shutil.rmtree(onnx_dir)
+    manifest.update(precision=precision, runtime="openvino", openvino_version=ov.__version__)
+    return _write_manifest(directory, manifest)
+
+
+def import_openvino() -> Any:
+    """The ``openvino`` module, or a one-line ``ModelError`` saying how to install it."""
+    try:
+        import openvino
+    except ImportError:
+        raise ModelError("the OpenVINO backend needs the 'openvino' extra: pip install 'animcli[openvino]'") from None
+    return openvino
+
+
+def export_to_directory(model: AnimationModel, size: int, output: Path, *, checkpoint_sha256: str | None = None,
+                        graph_format: str = "onnx", precision: str = "fp32") -> dict[str, Any]:
+    """``export_onnx`` (or ``export_openvino``) into a new or empty directory ``output``, which appears only once
+    complete."""
     if output.exists() and not (output.is_dir() and not any(output.iterdir())):
         raise ModelError(f"{output} already exists and is not an empty directory; choose another -o")
+    exporter = export_openvino if graph_format == "openvino" else export_onnx
+    check_export(graph_format, precision)  # before the export: a refusal should not cost one
     staging = temporary_sibling(output)
     try:
-        manifest = export_onnx(model, size, staging, checkpoint_sha256=checkpoint_sha256)
+        manifest = exporter(model, size, staging, checkpoint_sha256=checkpoint_sha256, precision=precision)
         if output.exists():
             output.rmdir()
         staging.rename(output)
@@ -155,6 +213,11 @@ def _silenced_stdout() -> Iterator[None]:
         os.close(saved)
 
 
+def graph_file(name: str, runtime: str = "onnx") -> str:
+    """The file holding graph ``name`` in an export of ``runtime`` (``onnx`` or ``openvino``)."""
+    return f"{name}.xml" if runtime == "openvino" else f"{name}.onnx"
+
+
 def read_manifest(directory: Path, graphs: tuple[str, ...] = GRAPH_NAMES) -> dict[str, Any] | None:
     """The manifest of an export directory when it lists ``graphs`` and every file it lists checks out, else
     None."""
@@ -162,7 +225,7 @@ def read_manifest(directory: Path, graphs: tuple[str, ...] = GRAPH_NAMES) -> dic
         manifest = json.loads((directory / MANIFEST).read_text())
         files = manifest["files"]
         for graph in graphs:
-            if f"{graph}.onnx" not in files:
+            if graph_file(graph, manifest.get("runtime", "onnx")) not in files:
                 return None
         for name, facts in files.items():
             path = directory / name
@@ -181,40 +244,46 @@ def cache_root() -> Path | None:
     return None if home is None else home / "engine"
 
 
-def cache_key(model: AnimationModel, size: int, precision: str) -> str:
+def cache_key(model: AnimationModel, size: int, precision: str, backend: str = "onnxruntime",
+              runtime_version: str | None = None) -> str:
+    """What an exported entry depends on: the weights, config and size, the backend that runs it and its version,
+    the precision it runs in, the opset and graph revision, and the animcli and torch versions."""
     facts = {"weights": weights_digest(model), "config": model.config, "family": model.family, "size": size,
-             "precision": precision, "opset": OPSET, "revision": GRAPH_REVISION, "animcli": __version__,
-             "torch": torch.__version__}
+             "precision": precision, "backend": backend, "runtime_version": runtime_version, "opset": OPSET,
+             "revision": GRAPH_REVISION, "animcli": __version__, "torch": torch.__version__}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def cached_export(model: AnimationModel, size: int, precision: str = "fp32") -> Path:
-    """The cache directory holding this model's per-frame graphs at ``size``, exported now when missing or
-    invalid."""
-    key = cache_key(model, size, precision)
+def cached_export(model: AnimationModel, size: int, precision: str = "fp32", *, backend: str = "onnxruntime",
+                  runtime_version: str | None = None) -> Path:
+    """The cache directory holding this model's per-frame graphs at ``size`` for ``backend`` (ONNX for
+    onnxruntime, OpenVINO IR for openvino) in ``precision``, exported now when missing or invalid."""
+    key = cache_key(model, size, precision, backend, runtime_version)
+    exporter = export_openvino if backend == "openvino" else export_onnx
     root = cache_root()
     try:
         if root is None:
             raise OSError("no home folder to keep it in (set ANIMCLI_CACHE_DIR)")
-        return _cached_entry(root / key, model, size, precision, key)
+        return _cached_entry(root / key, exporter, model, size, precision, key)
     except OSError as exc:  # a read-only, missing or full cache folder: export for this run alone
         reason = exc.strerror.lower() if exc.strerror else str(exc)
         warnings.warn(f"cannot use the engine cache {root or ''} ({reason}): the graphs are exported for this run "
                       "only (set ANIMCLI_CACHE_DIR to a writable folder to keep them)", stacklevel=2)
     scratch = Path(tempfile.mkdtemp(prefix="animcli-engine-"))
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-    export_onnx(model, size, scratch / key, graphs=PER_FRAME_GRAPHS, precision=precision, key=key)
+    exporter(model, size, scratch / key, graphs=PER_FRAME_GRAPHS, precision=precision, key=key)
     return scratch / key
 
 
-def _cached_entry(entry: Path, model: AnimationModel, size: int, precision: str, key: str) -> Path:
+def _cached_entry(entry: Path, exporter: Callable[..., dict[str, Any]], model: AnimationModel, size: int,
+                  precision: str, key: str) -> Path:
     manifest = read_manifest(entry, PER_FRAME_GRAPHS) if entry.is_dir() else None
     if manifest is not None and manifest.get("key") == key:
         return entry
     shutil.rmtree(entry, ignore_errors=True)
     staging = temporary_sibling(entry)
     try:
-        export_onnx(model, size, staging, graphs=PER_FRAME_GRAPHS, precision=precision, key=key)
+        exporter(model, size, staging, graphs=PER_FRAME_GRAPHS, precision=precision, key=key)
         try:
             staging.rename(entry)
         except OSError:  # another process finished the same export first: theirs is as good

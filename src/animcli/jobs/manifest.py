@@ -27,6 +27,7 @@ from animcli.workflows.request import (
     AnimateRequest,
     ModelCache,
     coerce_field,
+    legacy_field,
     request_fields,
     run_animation,
 )
@@ -150,7 +151,7 @@ def parse_line(text: str, folder: Path) -> AnimateRequest:
     missing = [key for key in REQUIRED_KEYS if key not in record]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
-    values = {key: _field_value(key, value, folder) for key, value in record.items()}
+    values = {key: _field_value(key, value, folder) for key, value in (legacy_field(*item) for item in record.items())}
     request = AnimateRequest(**values)
     try:  # what can be checked without reading the files
         request.model_spec()

@@ -42,6 +42,7 @@ class AnimationResult:
     best_frame_by: str | None = None  # "face landmarks", "model keypoints" or "--best-frame"
     frame_size: tuple[int, int] | None = None  # (width, height) of the written frames
     audio_dropped: str | None = None  # why the driving video's audio is not in the output
+    precision_hint: str | None = None  # how much faster --precision bf16 would be here (a fp32 run on a bf16 CPU)
 
 
 class Reiterable:

@@ -39,4 +39,4 @@ def predict_files(animator: Animator, source_path: str | Path, output_spec: str 
                 done += len(batch.prediction)
                 if on_progress is not None:
                     on_progress(done, total)
-    return AnimationResult(frames=done, fps=output_fps, best_frame=None)
+    return AnimationResult(frames=done, fps=output_fps, best_frame=None, precision_hint=animator.precision_hint())

@@ -14,11 +14,11 @@ import types
 import typing
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from animcli.common.choices import Backend, Normalization, TransferMode
+from animcli.common.choices import Backend, Normalization, Precision, TransferMode
 from animcli.common.errors import AnimcliError
 
 if TYPE_CHECKING:  # the CLI imports this module, and torch must not load before a command runs
@@ -57,7 +57,7 @@ class AnimateRequest:
     max_frames: int | None = _option(minimum=1)
     output_size: int | None = _option(minimum=8)
     device: str = "auto"
-    fp16: bool | None = None
+    precision: Precision = "auto"  # auto, fp32, fp16 or bf16 (the old key "fp16": true/false is its alias)
     batch_size: int | str | None = _option(minimum=1)  # a number, or "auto"
     backend: Backend = "auto"
     threads: int | None = _option(minimum=1)
@@ -113,6 +113,14 @@ class ModelSpec:
         from animcli.weights.loading import load_model
 
         return load_model(self.checkpoint, self.config, model=self.model, device=self.device)
+
+
+def legacy_field(name: str, value: Any) -> tuple[str, Any]:
+    """A key older manifests used, as the field it stands for: ``"fp16": true/false/null`` is ``"precision":
+    "fp16"/"fp32"/"auto"`` (``--fp16/--no-fp16`` became aliases of ``--precision``); other keys unchanged."""
+    if name == "fp16" and (value is None or isinstance(value, bool)):
+        return "precision", "auto" if value is None else ("fp16" if value else "fp32")
+    return name, value
 
 
 @functools.cache
@@ -203,13 +211,15 @@ def _run_animation(request: AnimateRequest, cache: ModelCache | None,
     model = spec.load() if cache is None else cache.get(spec)
     options = TransferOptions(mode=request.mode or model.default_mode, adapt_scale=request.adapt_scale,
                               edits=parse_edits(model, request.edit))
-    animator = Animator(model, options, batch_size=parse_batch_size(request.batch_size), fp16=request.fp16,
+    animator = Animator(model, options, batch_size=parse_batch_size(request.batch_size),
+                        precision=request.precision,
                         size=request.size, smoothing=request.smoothing(), backend=request.backend,
                         threads=request.threads, compile=request.compile)
-    return animate_files(animator, request.source, request.driving, request.output, fps=request.fps,
-                         audio=request.audio, find_best_frame=request.find_best_frame,
-                         best_frame=request.best_frame, trim=request.trim(),
-                         style=OutputStyle(side_by_side=request.side_by_side, show_keypoints=request.show_keypoints,
-                                           output_size=request.output_size),
-                         crop=request.crop, track=request.track, paste_back=request.paste_back,
-                         normalize=request.normalize, overwrite=request.overwrite, on_progress=on_progress)
+    result = animate_files(animator, request.source, request.driving, request.output, fps=request.fps,
+                           audio=request.audio, find_best_frame=request.find_best_frame,
+                           best_frame=request.best_frame, trim=request.trim(),
+                           style=OutputStyle(side_by_side=request.side_by_side,
+                                             show_keypoints=request.show_keypoints, output_size=request.output_size),
+                           crop=request.crop, track=request.track, paste_back=request.paste_back,
+                           normalize=request.normalize, overwrite=request.overwrite, on_progress=on_progress)
+    return replace(result, precision_hint=animator.precision_hint())

@@ -15,20 +15,30 @@ import torch
 from torch import Tensor
 
 from animcli.common.devices import inference_precision
+from animcli.common.errors import ModelError
 from animcli.models.base import AnimationModel, Motion
 
 
 class Backend(ABC):
     name: str
+    #: the resolved precisions (``common.devices.resolve_precision``) this backend computes in.
+    precisions: tuple[str, ...] = ("fp32",)
 
-    def __init__(self, model: AnimationModel, device: torch.device, fp16: bool) -> None:
+    def __init__(self, model: AnimationModel, device: torch.device, precision: str) -> None:
+        if precision not in self.precisions:
+            raise ModelError(f"the {self.name} backend runs {' or '.join(self.precisions)}, not {precision}: use "
+                             f"--precision {self.precisions[0]}, or --backend torch for {precision}")
         self.model = model
         self.device = device
-        self.fp16 = fp16
+        self.precision_name = precision
 
     def precision(self) -> contextlib.AbstractContextManager[None]:
-        """The context torch-side work (transfer, pose comparison) runs in."""
-        return inference_precision(self.device, self.fp16)
+        """The context torch-side work (source encoding, transfer, pose comparison) runs in."""
+        return inference_precision(self.device, self.precision_name)
+
+    def version(self) -> str:
+        """The runtime's version (part of the exported-graph cache key and of ``animcli bench``'s records)."""
+        return torch.__version__
 
     @abstractmethod
     def encode_source(self, source: Tensor, size: int) -> Any:

@@ -67,10 +67,9 @@ class GraphSessions:
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, model: AnimationModel, device: torch.device, fp16: bool, *, threads: int) -> None:
-        if fp16:
-            raise ModelError("the onnxruntime backend runs float32; use --no-fp16, or --backend torch for fp16")
-        super().__init__(model, device, fp16)
+    def __init__(self, model: AnimationModel, device: torch.device, precision: str, *, threads: int) -> None:
+        # onnxruntime has no bf16 or fp16 compute on x86 CPUs: float32 only (the base class refuses the others).
+        super().__init__(model, device, precision)
         self.threads = threads
         self.providers = providers_for(device)
         self._sessions: dict[int, GraphSessions] = {}
@@ -78,8 +77,13 @@ class OnnxRuntimeBackend(Backend):
 
     def sessions(self, size: int) -> GraphSessions:
         if size not in self._sessions:
-            self._sessions[size] = GraphSessions(cached_export(self.model, size), self.threads, self.providers)
+            directory = cached_export(self.model, size, self.precision_name, backend=self.name,
+                                      runtime_version=self.version())
+            self._sessions[size] = GraphSessions(directory, self.threads, self.providers)
         return self._sessions[size]
+
+    def version(self) -> str:
+        return ort.__version__
 
     def encode_source(self, source: Tensor, size: int) -> Any:
         self.sessions(size)  # export (or check the cache) before the run starts

@@ -12,12 +12,13 @@ from animcli.models.base import AnimationModel, Motion
 
 
 class TorchBackend(Backend):
-    """The family's own torch modules, eager (or ``torch.compile``d), under fp16 autocast when asked."""
+    """The family's own torch modules, eager (or ``torch.compile``d), under fp16 or bf16 autocast when asked."""
 
     name = "torch"
+    precisions = ("fp32", "fp16", "bf16")
 
-    def __init__(self, model: AnimationModel, device: torch.device, fp16: bool, compile: bool = False) -> None:
-        super().__init__(model, device, fp16)
+    def __init__(self, model: AnimationModel, device: torch.device, precision: str, compile: bool = False) -> None:
+        super().__init__(model, device, precision)
         self._encode_driving = model.encode_driving
         self._generate = model.generate
         if compile:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from animcli.common.choices import Backend
+from animcli.common.choices import Backend, Precision
 from animcli.inference.animator import Animator
 from animcli.inference.smoothing import Smoothing
 from animcli.media import resize, resize_square
@@ -59,6 +59,7 @@ class LiveStats:
     seconds: float = 0.0
     stopped_by: str = "end of input"
     backend: str = ""
+    precision: str = ""
     latencies: list[float] = field(default_factory=list)
 
     def latency_ms(self, percentile: float) -> float | None:
@@ -73,7 +74,8 @@ class LiveStats:
                 "latency_ms_p50": None if p50 is None else round(p50, 1),
                 "latency_ms_p95": None if p95 is None else round(p95, 1),
                 "input_fps": round(self.rate(self.received), 2), "output_fps": round(self.rate(self.outputs), 2),
-                "seconds": round(self.seconds, 2), "stopped_by": self.stopped_by, "backend": self.backend}
+                "seconds": round(self.seconds, 2), "stopped_by": self.stopped_by, "backend": self.backend,
+                "precision": self.precision}
 
     def status_line(self) -> str:
         latency = self.latency_ms(50)
@@ -185,7 +187,7 @@ class LiveSession:
     def run(self, sink: Sink, on_status: Callable[[LiveStats], None] | None = None) -> LiveStats:
         """Run until the input ends, a limit is reached, the window asks to quit or Ctrl-C; the sink is closed
         (a file finalised) in every case but an error, where it is aborted."""
-        stats = LiveStats(backend=self.animator.backend.name)
+        stats = LiveStats(backend=self.animator.backend.name, precision=self.animator.precision)
         mailbox = LatestFrame()
         capture = CaptureThread(self.camera, mailbox)
         results: queue.Queue[tuple[np.ndarray, CapturedFrame] | None] = queue.Queue(OUTPUT_QUEUE)
@@ -303,10 +305,10 @@ def live_threads(device: torch.device) -> int | None:
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
 
 
-def live_animator(model: AnimationModel, options: TransferOptions | None = None, *, fp16: bool | None = None,
+def live_animator(model: AnimationModel, options: TransferOptions | None = None, *, precision: Precision = "auto",
                   size: int | None = None, backend: Backend = "auto", threads: int | None = None) -> Animator:
     """The Animator a live session runs: one frame per pass, and (unless ``threads`` says otherwise) the intra-op
     threads of :func:`live_threads`."""
     device = next(model.parameters()).device
-    return Animator(model, options, batch_size=1, fp16=fp16, size=size, backend=backend,
+    return Animator(model, options, batch_size=1, precision=precision, size=size, backend=backend,
                     threads=threads or live_threads(device))
