@@ -13,7 +13,7 @@ from animcli.cli.app import app  # noqa: E402 (after the environment it depends 
 
 # Importing a command module registers its commands on ``app``.
 COMMAND_MODULES = ["animate", "edit", "batch", "demo", "eval", "models", "train", "data", "crop", "live",
-                   "predict", "export", "bench"]
+                   "predict", "export", "bench", "paste_back"]
 for _name in COMMAND_MODULES:
     importlib.import_module(f"animcli.cli.{_name}")
 

@@ -30,6 +30,10 @@ def crop(
                                  help="auto (dlib-hog if installed, else opencv), dlib-hog, dlib-mmod "
                                       "(slow, CNN), opencv."),
     face: str = typer.Option("largest", "--face", help="largest, all, or an index (0 = leftmost face)."),
+    faces: str = typer.Option(None, "--faces", metavar="all|largest|N[,M…]|@X,Y",
+                              help="Photos: one crop per chosen face (numbered from the left; @X,Y: the face at "
+                                   "that pixel) as face-N.png, and faces.json (their boxes, for `animcli "
+                                   "paste-back`), into the folder -o."),
     box: str = typer.Option(None, "--box",
                             help="x,y,w,h: crop this box instead of detecting faces (bodies, objects); "
                                  "auto: the region that moves in the video (static camera)."),
@@ -53,6 +57,21 @@ def crop(
         raise fail("missing --output/-o")
     if print_commands and track:
         raise fail("--print-commands cuts one fixed box per segment: it cannot express --track")
+    if faces is not None and (face != "largest" or box or track or print_commands):
+        raise fail("--faces chooses the faces itself and cuts photos only: drop --face, --box, --track and "
+                   "--print-commands")
+    if faces is not None:
+        with user_errors():
+            from animcli.crop import CropOptions, crop_faces, parse_faces
+
+            result = crop_faces(input_path, output, parse_faces(faces),
+                                CropOptions(size=size, increase=increase, detector=detector))
+        for record in result.records:
+            typer.echo(written_line(record, size, False), err=True)
+        typer.echo(f"wrote {result.sidecar} (the boxes, for `animcli paste-back`)", err=True)
+        if json_output:
+            typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
     with user_errors():
         from animcli.crop import CropOptions, parse_box, parse_face, run
         from animcli.media.images import pixel_limit

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from animcli.common.choices import Backend, Engine, Normalization, Precision, TransferMode
+from animcli.common.choices import Backend, Blend, Engine, Normalization, Precision, TransferMode
 
 MODEL_HELP = "Registry name (see `animcli models list`), hf://repo_id/filename[@rev], or a checkpoint path."
 
@@ -48,6 +48,9 @@ SizeOption = Annotated[int | None, typer.Option(
                           "accept other multiples).")]
 PasteBackOption = Annotated[bool, typer.Option(
     "--paste-back", help="Blend the animated face back into the full-resolution source image.")]
+BlendOption = Annotated[Blend, typer.Option(
+    "--blend", help="How faces are pasted back: feather (a soft edge, colours matched along it) or poisson "
+                    "(OpenCV's seamlessClone solves the colours to meet the photo's, then the soft edge).")]
 SmoothOption = Annotated[bool, typer.Option(
     "--smooth", help="Smooth the driving motion over time to remove detection jitter (video files: a zero-lag "
                      "look-ahead fit; live input: a causal One-Euro filter).")]

@@ -23,6 +23,12 @@ sampling grids and keypoint algebra kept in float32); auto: fp16 on CUDA, fp32 o
 
 Synthetic data kinds (``animcli data synth --kind``) — shapes: one two-colour shape on black; textured: a whole
 textured scene that moves and deforms.
+
+Paste-back blends — feather: the animated crop fades into the photo over a soft edge, shifted in colour to agree
+with it there; poisson: OpenCV's seamlessClone first solves for the crop's colours so that they meet the photo's
+at the crop's edge, then it is feathered in the same way.
+
+Audio sources (``animate --audio``) — source: the source video's track; driving: the driving video's.
 """
 
 from __future__ import annotations
@@ -49,3 +55,9 @@ ENGINES: tuple[str, ...] = get_args(Engine)
 
 SynthKind = Literal["shapes", "textured"]
 SYNTH_KINDS: tuple[str, ...] = get_args(SynthKind)
+
+Blend = Literal["feather", "poisson"]
+BLENDS: tuple[str, ...] = get_args(Blend)
+
+AudioSource = Literal["source", "driving"]
+AUDIO_SOURCES: tuple[str, ...] = get_args(AudioSource)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from animcli.common.errors import AnimcliError
 from animcli.crop.boxes import Box, CropBox
 from animcli.crop.detectors import detect_people, get_detector
 from animcli.crop.options import AUTO, CropOptions, NoFaceError
+from animcli.crop.selection import FaceSelection
 from animcli.crop.track import TrackedSegment, tracked_segment
 from animcli.crop.tubes import MotionBounds, Segment, segments_from_trajectories, select_faces, track_faces
 from animcli.media import VideoReader, VideoWriter, open_writer
@@ -33,6 +35,28 @@ def image_crop_boxes(image: np.ndarray, options: CropOptions, name: str = "the i
         raise NoFaceError(f"{name}: no face found (detector {options.detector}, face {options.face}); "
                           "try another --detector or give --box x,y,w,h")
     return [CropBox.around(face, options.increase, frame_size) for face in faces]
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """One face of a photo: its number counted from the left, the detector's head box, the square cut around it."""
+
+    number: int
+    head: Box
+    box: CropBox
+
+
+def photo_faces(image: np.ndarray, selection: FaceSelection, options: CropOptions = CropOptions(),
+                name: str = "the image") -> list[FaceCrop]:
+    """The faces of a still image that ``selection`` (``--faces``) picks, each with its crop square (framed as
+    ``crop`` frames a face); raises ``NoFaceError`` when there is no face, ``FaceSelectionError`` when the
+    selection does not fit the faces found."""
+    heads = get_detector(options.detector).detect(image)
+    if not heads:
+        raise NoFaceError(f"{name}: no face found (detector {options.detector}); try another --detector")
+    frame_size = (image.shape[1], image.shape[0])
+    return [FaceCrop(number, head, CropBox.around(head, options.increase, frame_size))
+            for number, head in selection.pick(heads, name)]
 
 
 def crop_source_image(image: np.ndarray, size: int = 256, **options: object) -> tuple[np.ndarray, CropBox]:

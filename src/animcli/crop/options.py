@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from animcli.common.errors import AnimcliError
 from animcli.crop.boxes import Box
 from animcli.crop.detectors import DETECTORS
+from animcli.crop.selection import FaceSelection
 
 AUTO = "auto"
 
@@ -24,7 +25,7 @@ class CropOptions:
     iou_with_initial: float = 0.25
     min_frames: int | None = None  # None: one second of video
     detector: str = AUTO
-    face: str | int = "largest"
+    face: str | int | FaceSelection = "largest"  # FaceSelection: the --faces syntax (crop.selection)
     box: Box | str | None = None  # a fixed box, "auto" (motion), or None (detect faces)
     every: int = 1
     track: bool = False  # the crop follows the face (per-frame squares) instead of one fixed square per segment

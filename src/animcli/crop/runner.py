@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from animcli.common.errors import AnimcliError
+from animcli.common.files import check_output, sha256_of_file
 from animcli.crop.cutting import (
     find_segments,
     image_crop_boxes,
     official_commands,
+    photo_faces,
     segment_paths,
     segment_record,
     write_segments,
 )
 from animcli.crop.options import CropOptions
+from animcli.crop.selection import FaceSelection
+from animcli.crop.sidecar import FACE_FILE, SIDECAR_NAME, FaceEntry, FacesSidecar, original_reference, write_sidecar
 from animcli.crop.tubes import Segment
 from animcli.media import IMAGE_SUFFIXES, STDIO, open_video, read_image, write_image
 
@@ -29,9 +33,11 @@ class CropResult:
     input: str
     records: list[dict[str, Any]]
     from_video: bool
+    sidecar: Path | None = None  # crop --faces: the faces.json written beside the crops
 
     def as_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "segments": self.records}
+        record = {"input": self.input, "segments": self.records}
+        return record if self.sidecar is None else record | {"sidecar": str(self.sidecar)}
 
 
 def run(input_path: str, output: Path | None, options: CropOptions, *, print_commands: bool = False) -> CropResult:
@@ -44,6 +50,32 @@ def run(input_path: str, output: Path | None, options: CropOptions, *, print_com
     if is_image:
         return CropResult(input_path, _crop_image(input_path, output, options, print_commands), from_video=False)
     return CropResult(input_path, _crop_video(input_path, output, options, print_commands), from_video=True)
+
+
+def crop_faces(input_path: str, folder: Path, selection: FaceSelection, options: CropOptions) -> CropResult:
+    """``crop --faces``: one crop per chosen face of a photo, ``face-N.png`` (N counted from the left), and the
+    ``faces.json`` sidecar that ``paste-back`` reads, all in ``folder``. Nothing is written unless every face
+    was found."""
+    if input_path == STDIO or Path(input_path).suffix.lower() not in IMAGE_SUFFIXES:
+        raise AnimcliError(f"--faces cuts the faces of a photo ({', '.join(IMAGE_SUFFIXES)}); {input_path} is not one "
+                           "(for videos use --face)")
+    if folder.suffix.lower() in IMAGE_SUFFIXES or (folder.exists() and not folder.is_dir()):
+        raise AnimcliError(f"{folder}: --faces writes face-N.png and {SIDECAR_NAME} into a folder; give -o FOLDER")
+    image = read_image(input_path)
+    faces = photo_faces(image, selection, options, input_path)
+    check_output(folder / SIDECAR_NAME)
+    entries = tuple(FaceEntry(face.number, FACE_FILE.format(number=face.number), tuple(face.box.as_xywh()),
+                              tuple(round(value, 2) for value in (face.head.left, face.head.top, face.head.width,
+                                                                  face.head.height)))
+                    for face in faces)
+    for face, entry in zip(faces, entries, strict=True):
+        write_image(folder / entry.file, face.box.crop(image, options.size))
+    sidecar = FacesSidecar(original_reference(Path(input_path), folder), image.shape[1], image.shape[0],
+                           sha256_of_file(Path(input_path)), options.size, entries)
+    write_sidecar(folder / SIDECAR_NAME, sidecar)
+    records = [segment_record(Segment(0, 0, face.box), folder / entry.file, None) | {"face": face.number}
+               for face, entry in zip(faces, entries, strict=True)]
+    return CropResult(input_path, records, from_video=False, sidecar=folder / SIDECAR_NAME)
 
 
 def _crop_image(input_path: str, output: Path | None, options: CropOptions,

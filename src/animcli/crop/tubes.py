@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from animcli.crop.boxes import Box, CropBox
+from animcli.crop.selection import FaceSelection
 
 # Median over this many detections: one misdetected frame cannot stretch the tube.
 SMOOTHING_WINDOW = 5
@@ -98,8 +99,10 @@ def segments_from_trajectories(trajectories: list[Trajectory], increase: float, 
             for t in trajectories if t.end - t.start + 1 >= min_frames]
 
 
-def select_faces(boxes: list[Box], face: str | int) -> list[Box]:
-    """`largest`, `all`, or the INDEX-th face counted from the left."""
+def select_faces(boxes: list[Box], face: str | int | FaceSelection) -> list[Box]:
+    """`largest`, `all`, the INDEX-th face counted from the left, or a ``FaceSelection`` (``--faces`` syntax)."""
+    if isinstance(face, FaceSelection):
+        return face.select(boxes)
     if face == "all":
         return boxes
     if face == "largest":

@@ -9,6 +9,7 @@ transfer runs in torch.
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class AnimatedBatch:
     kp_driving: np.ndarray | None = None  # (B, K, 2) in [-1, 1], keypoint families only
     kp_transferred: np.ndarray | None = None
     pose_driving: np.ndarray | None = None  # (B, P, D) the driving pose rendered (AnimationModel.pose_vectors)
+    source: np.ndarray | None = None  # (B, S, S, 3) uint8, each frame's own source (a video source) as the model saw it
+    context: list[Any] | None = None  # a video source: per frame, what the caller passed along with its source frame
 
     @property
     def prediction_uint8(self) -> np.ndarray:
@@ -193,6 +196,102 @@ class Animator:
         source_state = self.encode_source(source_image)
         yield from self._render(source_state, self._driving_motions(driving_frames, fps), initial, self.options)
 
+    def animate_many(self, source_images: Sequence[np.ndarray], driving_frames: Iterable[np.ndarray],
+                     initials: Sequence[Motion | None] | None = None, fps: float = 25.0
+                     ) -> Iterator[list[AnimatedBatch]]:
+        """Several sources (the faces of a group photo) moved by the same driving frames: each source is encoded
+        once and each driving batch once; per driving batch, one :class:`AnimatedBatch` per source, in order.
+        Time and memory grow linearly with the number of sources (a source state each; a render per source and
+        frame). ``initials[i]`` is source i's reference motion (None: the first driving frame's, as ``animate``).
+        """
+        states = [self.encode_source(image) for image in source_images]
+        initials = [None] * len(states) if initials is None else list(initials)
+        if len(initials) != len(states):
+            raise ValueError(f"{len(initials)} reference motions for {len(states)} sources")
+        first: Motion | None = None
+        for frames, motion in self._driving_motions(driving_frames, fps):
+            if first is None:
+                first = motion_slice(motion, 0)
+            yield [self.render(state, frames, motion, first if initial is None else initial)
+                   for state, initial in zip(states, initials, strict=True)]
+
+    def animate_video(self, sources: Iterable[tuple[np.ndarray, Any]], driving_frames: Iterable[np.ndarray],
+                      initial: Motion | None = None, fps: float = 25.0) -> Iterator[AnimatedBatch]:
+        """Video to video: source frame i (paired with a context value the batch hands back) animated by driving
+        frame i, until the shorter stream ends; batches of ``batch_size`` frames.
+
+        Each source frame is encoded once (what a still source costs once per run), so a frame costs one source
+        encoding more than with a still source. The transfer is the Animator's mode with the frame's own state:
+        relative is the source frame's own pose plus the driving change since ``initial`` (default: the first
+        driving frame's motion), so the subject keeps its own movement and takes the driving motion on top;
+        absolute is the driving pose. With smoothing, the *transferred* motion is smoothed over time — the source's
+        own motion and the driving change together — and ``initial`` defaults to the first driving frame's
+        smoothed motion, so a still source video gives exactly the frames of an animated still.
+        """
+        # Source frames are decoded, cropped and resized in a background thread, like driving frames.
+        source_items = prefetched(((resize_square(image, self.size), context) for image, context in sources),
+                                  depth=PREFETCH_BATCHES * self.batch_size)
+        driving_items = self._frames_with_motion(driving_frames)
+        try:
+            yield from self._animate_pairs(zip(source_items, driving_items, strict=False), initial, fps)
+        finally:  # stop both background readers now, whichever stream ended first
+            source_items.close()
+            driving_items.close()
+
+    def _animate_pairs(self, pairs: Iterator[tuple[tuple[np.ndarray, Any], tuple[np.ndarray, Motion]]],
+                       initial: Motion | None, fps: float) -> Iterator[AnimatedBatch]:
+        smoother = None if self.smoothing is None else self.smoothing.smoother(None, fps)
+        if smoother is not None and initial is None:
+            pairs, initial = self._smoothed_first(pairs, fps)
+        pending: collections.deque[tuple[Any, np.ndarray, np.ndarray, Any, Motion]] = collections.deque()
+        done: list[AnimatedBatch] = []
+        for (source, context), (frame, motion) in pairs:
+            state = self.encode_source(source)
+            if initial is None:
+                initial = motion
+            with self.backend.precision():
+                transferred = self.model.transfer(state, motion, initial, self.options)
+            if smoother is None:
+                done.append(self._rendered(state, frame[None], motion, transferred, source, context))
+            else:
+                pending.append((state, frame, source, context, motion))
+                for smoothed in smoother.push(transferred):
+                    done.append(self._rendered_pending(pending.popleft(), smoothed))
+            if len(done) >= self.batch_size:
+                yield _joined(done)
+                done = []
+        if smoother is not None:
+            for smoothed in smoother.flush():
+                done.append(self._rendered_pending(pending.popleft(), smoothed))
+        for start in range(0, len(done), self.batch_size):
+            yield _joined(done[start:start + self.batch_size])
+
+    def _frames_with_motion(self, driving_frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, Motion]]:
+        """Each driving frame (model size) with its raw motion, encoded in batches."""
+        for frames, motion in self._motions(driving_frames):
+            for index, frame in enumerate(frames):
+                yield frame, motion_slice(motion, index)
+
+    def _smoothed_first(self, pairs: Iterator[Any], fps: float) -> tuple[Iterator[Any], Motion]:
+        """The first driving frame's smoothed motion (``smoothed_motion_at(…, 0)``), read from the window of pairs
+        it needs; the pairs are handed back whole."""
+        probe = self.smoothing.smoother(self.model.smoothable_motion, fps)
+        head = []
+        for pair in pairs:
+            head.append(pair)
+            ready = probe.push(pair[1][1])
+            if ready:
+                return itertools.chain(head, pairs), ready[0]
+        ready = probe.flush()
+        if not ready:
+            return iter(()), {}
+        return iter(head), ready[0]
+
+    def _rendered_pending(self, item: tuple[Any, np.ndarray, np.ndarray, Any, Motion], transferred: Motion
+                          ) -> AnimatedBatch:
+        state, frame, source, context, motion = item
+        return self._rendered(state, frame[None], motion, transferred, source, context)
+
     def render_source(self, source_image: np.ndarray, variants: Sequence[TransferOptions]) -> Iterator[AnimatedBatch]:
         """The source re-rendered with its own motion under each of ``variants`` (e.g. edits of its motion),
         ``batch_size`` frames at a time; the batches' driving frames are the source itself."""
@@ -228,7 +327,9 @@ class Animator:
             transferred = self.model.transfer(source_state, motion, initial, options)
         return self._rendered(source_state, frames, motion, transferred)
 
-    def _rendered(self, source_state: Any, frames: np.ndarray, motion: Motion, transferred: Motion) -> AnimatedBatch:
+    def _rendered(self, source_state: Any, frames: np.ndarray, motion: Motion, transferred: Motion,
+                  source: np.ndarray | None = None, context: Any = None) -> AnimatedBatch:
+        """Generate; ``source``/``context``: a video source's one frame (``frames`` is then that frame's driving)."""
         prediction = self.backend.generate(source_state, transferred, self.size)
         return AnimatedBatch(
             driving=frames,
@@ -236,6 +337,8 @@ class Animator:
             kp_driving=_numpy_or_none(self.model.keypoints(motion)),
             kp_transferred=_numpy_or_none(self.model.keypoints(transferred)),
             pose_driving=_numpy_or_none(self.model.pose_vectors(motion)),
+            source=None if source is None else source[None],
+            context=None if source is None else [context],
         )
 
     def pose_distance(self, source_motion: Motion, motion: Motion) -> float:
@@ -287,6 +390,21 @@ def _channels_last(model: AnimationModel) -> AnimationModel:
         if tensor.dim() == 4:
             tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
     return model
+
+
+def _joined(batches: list[AnimatedBatch]) -> AnimatedBatch:
+    """One-frame batches (of a video source) as one batch."""
+    if len(batches) == 1:
+        return batches[0]
+
+    def stacked(name: str) -> np.ndarray | None:
+        values = [getattr(batch, name) for batch in batches]
+        return None if any(value is None for value in values) else np.concatenate(values)
+
+    return AnimatedBatch(driving=stacked("driving"), prediction=stacked("prediction"),
+                         kp_driving=stacked("kp_driving"), kp_transferred=stacked("kp_transferred"),
+                         pose_driving=stacked("pose_driving"), source=stacked("source"),
+                         context=[value for batch in batches for value in (batch.context or [None])])
 
 
 def _numpy_frames(prediction: Tensor) -> np.ndarray:

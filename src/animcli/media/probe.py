@@ -100,6 +100,8 @@ def _count_frames(path: Path) -> tuple[int | None, list[str]]:
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(path),
                "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-"]
     result = subprocess.run(command, capture_output=True, text=True, errors="replace", **CHILD_PROCESS)
+    if "matches no streams" in result.stderr:  # a container without a single video frame
+        raise VideoError(f"{path}: the video has no frames (no video stream)")
     if result.returncode != 0:
         raise VideoError(f"{path}: not a readable video ({last_line(result.stderr)})")
     counts = [line.partition("=")[2] for line in result.stdout.splitlines() if line.startswith("frame=")]

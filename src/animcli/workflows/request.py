@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from animcli.common.choices import Backend, Normalization, Precision, TransferMode
+from animcli.common.choices import AudioSource, Backend, Blend, Normalization, Precision, TransferMode
 from animcli.common.errors import AnimcliError
 
 if TYPE_CHECKING:  # the CLI imports this module, and torch must not load before a command runs
@@ -34,8 +34,23 @@ DEFAULT_MODEL = "demo"
 PATH_ALWAYS, PATH_IF_EXISTS = "always", "if-exists"
 
 
-def _option(default: Any = None, *, minimum: float | None = None, path: str | None = None) -> Any:
-    return field(default=default, metadata={"minimum": minimum, "path": path})
+def _option(default: Any = None, *, minimum: float | None = None, path: str | None = None,
+            check: Callable[[Any], Any] | None = None) -> Any:
+    """``check`` validates a value beyond its type (e.g. the ``--faces`` syntax), raising ``AnimcliError``."""
+    return field(default=default, metadata={"minimum": minimum, "path": path, "check": check})
+
+
+def _check_faces(value: str) -> None:
+    from animcli.crop.selection import parse_faces
+
+    parse_faces(value)
+
+
+def _check_driving_face(value: str) -> None:
+    from animcli.crop.selection import parse_faces
+
+    if not parse_faces(value, "--driving-face").single:
+        raise AnimcliError(f"--driving-face {value}: the driving face is one face (largest, N or @X,Y)")
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,7 @@ class AnimateRequest:
     compile: bool = False
     size: int | None = _option(minimum=8)
     fps: float | None = _option(minimum=0.001)
-    audio: bool = True
+    audio: bool | AudioSource = True  # True: the source video's track, else the driving video's; or choose one
     side_by_side: bool = False
     show_keypoints: bool = False
     crop: bool = False
@@ -77,6 +92,11 @@ class AnimateRequest:
     overwrite: bool = False  # replace a non-empty frame-folder output as a whole
     strict: bool = False  # refuse a damaged driving video instead of warning
     max_pixels: int | None = _option(minimum=1)  # refuse larger images/frames from their header
+    faces: str | None = _option(check=_check_faces)  # all, largest, N[,M…] or @X,Y: every chosen face of a photo
+    driving_face: str | None = _option(check=_check_driving_face)  # which face of the driving input (--crop)
+    blend: Blend = "feather"  # how --paste-back / --faces blend faces in
+    loop_driving: bool = False  # repeat the driving video until a source video ends
+    reference: Path | None = _option(path=PATH_ALWAYS)  # a photo relative motion is measured from
 
     def model_spec(self) -> ModelSpec:
         if self.model is not None and self.checkpoint is not None:
@@ -89,6 +109,13 @@ class AnimateRequest:
         from animcli.inference.smoothing import Smoothing
 
         return Smoothing.from_options(self.smooth, self.smooth_strength)
+
+    def default_mode(self) -> TransferMode | None:
+        """The transfer mode when ``mode`` is not given, where the inputs decide it: a driving photo without a
+        ``reference`` has no change to transfer, so it drives in absolute mode (None: the model's default)."""
+        from animcli.workflows.driving import is_photo
+
+        return "absolute" if is_photo(self.driving) and self.reference is None else None
 
     def trim(self) -> Trim | None:
         """The part of the driving video to use (None: all of it); raises on a malformed time."""
@@ -139,6 +166,12 @@ def coerce_field(name: str, value: Any) -> Any:
     minimum = declared.metadata.get("minimum")
     if minimum is not None and isinstance(coerced, int | float) and coerced < minimum:
         raise ValueError(f"{name} must be at least {minimum:g} (got {value!r})")
+    check = declared.metadata.get("check")
+    if check is not None and coerced is not None:
+        try:
+            check(coerced)
+        except AnimcliError as exc:
+            raise ValueError(str(exc)) from None
     return coerced
 
 
@@ -209,8 +242,8 @@ def _run_animation(request: AnimateRequest, cache: ModelCache | None,
 
     spec = request.model_spec()
     model = spec.load() if cache is None else cache.get(spec)
-    options = TransferOptions(mode=request.mode or model.default_mode, adapt_scale=request.adapt_scale,
-                              edits=parse_edits(model, request.edit))
+    options = TransferOptions(mode=request.mode or request.default_mode() or model.default_mode,
+                              adapt_scale=request.adapt_scale, edits=parse_edits(model, request.edit))
     animator = Animator(model, options, batch_size=parse_batch_size(request.batch_size),
                         precision=request.precision,
                         size=request.size, smoothing=request.smoothing(), backend=request.backend,
@@ -221,5 +254,7 @@ def _run_animation(request: AnimateRequest, cache: ModelCache | None,
                            style=OutputStyle(side_by_side=request.side_by_side,
                                              show_keypoints=request.show_keypoints, output_size=request.output_size),
                            crop=request.crop, track=request.track, paste_back=request.paste_back,
-                           normalize=request.normalize, overwrite=request.overwrite, on_progress=on_progress)
+                           normalize=request.normalize, overwrite=request.overwrite, on_progress=on_progress,
+                           faces=request.faces, driving_face=request.driving_face, blend=request.blend,
+                           loop_driving=request.loop_driving, reference=request.reference)
     return replace(result, precision_hint=animator.precision_hint())
