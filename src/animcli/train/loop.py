@@ -37,6 +37,7 @@ from animcli.models.configs import resolve_config
 from animcli.models.families import FAMILIES
 from animcli.train.distributed import Distributed
 from animcli.train.health import HealthWatch
+from animcli.train.options import TrainOptions
 from animcli.train.precision import Precision, resolve_precision
 from animcli.train.run_record import recorded_family, settled, write_record
 from animcli.train.samples import write_sample_grid
@@ -50,34 +51,6 @@ LOG_NAME = "log.jsonl"
 
 class TrainError(AnimcliError):
     """A training run that cannot start or resume."""
-
-
-@dataclass
-class TrainOptions:
-    out: Path
-    # None below: not given. A fresh run takes the defaults of ``run_record.DEFAULTS``, a resumed one its record.
-    #: a family (fomm, lia, monkeynet) to train from scratch, or a model to fine-tune: a registry name,
-    #: ``hf://repo_id/filename[@rev]`` or a checkpoint path (its family and, without --config, its config)
-    model: str | None = None
-    data: Path | None = None
-    #: "animation" (the networks that animate) or a family's other task, e.g. "prediction" (Monkey-Net)
-    task: str | None = None
-    config: str | None = None
-    resume: bool = False
-    max_steps: int | None = None
-    max_minutes: float | None = None
-    batch_size: int | None = None
-    device: str = "auto"
-    seed: int | None = None
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    log_every: int = 10
-    num_workers: int = 0
-    perceptual: str | None = None
-    vgg_weights: Path | None = None
-    precision: str | None = None
-    #: intra-op CPU threads (None: torch's default, the cores this process may use)
-    threads: int | None = None
 
 
 class TrainingReporter(Protocol):

@@ -19,7 +19,7 @@ from animcli.common.errors import AnimcliError
 from animcli.common.files import atomic_path
 
 if TYPE_CHECKING:
-    from animcli.train.loop import TrainOptions
+    from animcli.train.options import TrainOptions
 
 RECORD_NAME = "run.json"
 #: the remembered options, each with the value a fresh run takes when it is not given

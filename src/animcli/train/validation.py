@@ -42,7 +42,7 @@ def reconstruction_l1(model: AnimationModel, test_root: Path, max_videos: int | 
     """Mean over all frames of all (the first ``max_videos``) test videos, model and baseline."""
     videos = dict(itertools.islice(list_videos(test_root).items(), max_videos))
     overall = VideoRecord("all")
-    for record in reconstruct_videos(model, videos, [L1()], batch_size=batch_size, fp16=False):
+    for record in reconstruct_videos(model, videos, [L1()], batch_size=batch_size, precision="fp32"):
         overall.merge(record)
     baseline_total, baseline_frames = 0.0, 0
     for path in videos.values():
