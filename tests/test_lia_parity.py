@@ -17,7 +17,7 @@ from helpers import assert_close
 from animcli.models.base import TransferOptions
 from animcli.models.lia import LiaModel, LiaSourceState, to_signed_range
 from animcli.weights.checkpoint_io import load_checkpoint_file
-from animcli.workflows.animate_files import stretch_clip_uint8
+from animcli.workflows.output import stretch_clip_uint8
 
 LATENT_ATOL = 1e-5
 FLOW_ATOL = 1e-4

@@ -18,7 +18,7 @@ from animcli.models.base import TransferOptions
 from animcli.models.liax import LiaxModel, LiaxSourceState
 from animcli.models.liax.directions import sweep_schedule
 from animcli.weights.checkpoint_io import load_checkpoint_file
-from animcli.workflows.animate_files import stretch_clip_uint8
+from animcli.workflows.output import stretch_clip_uint8
 
 CODE_ATOL = 1e-5
 DECODER_ATOL = 1e-4

@@ -40,7 +40,7 @@ from animcli.common.choices import AudioSource
 from animcli.workflows.request import DEFAULT_MODEL
 
 if TYPE_CHECKING:
-    from animcli.workflows.animate_files import AnimationResult
+    from animcli.workflows.output import AnimationResult
 
 def default_output(source: Path, driving: str = "") -> Path:
     """SOURCE-animated.mp4, or .png when a photo drives a photo."""

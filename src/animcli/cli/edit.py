@@ -61,8 +61,8 @@ def edit(
     """Edit SOURCE's head pose, mouth or eyes along the model's motion directions (default model: liax)."""
     with user_errors():
         from animcli.weights.loading import load_model
-        from animcli.workflows.animate_files import OutputStyle
         from animcli.workflows.edit import edit_files, is_video
+        from animcli.workflows.output import OutputStyle
 
         video_output = is_video(source) or bool(sweep)
         if output is None:

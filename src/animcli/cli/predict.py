@@ -54,7 +54,7 @@ def predict(
     with user_errors():
         from animcli.inference.animator import Animator
         from animcli.weights.loading import load_model
-        from animcli.workflows.animate_files import OutputStyle
+        from animcli.workflows.output import OutputStyle
         from animcli.workflows.predict import predict_files
 
         animator = Animator(load_model(checkpoint, config, model=model, device=device), batch_size=batch_size,

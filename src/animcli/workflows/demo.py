@@ -14,7 +14,8 @@ from animcli.data.synth import synth_source_and_driving
 from animcli.inference.animator import Animator
 from animcli.media import open_writer, write_image
 from animcli.weights.loading import load_model
-from animcli.workflows.animate_files import AnimationResult, OutputStyle, animate_files
+from animcli.workflows.animate_files import animate_files
+from animcli.workflows.output import AnimationResult, OutputStyle
 
 DEMO_MODEL = "demo"
 

@@ -21,13 +21,8 @@ from animcli.inference.animator import AnimatedBatch, Animator
 from animcli.media import IMAGE_SUFFIXES, STDIO, open_video, open_writer, read_image, resize_square, write_image
 from animcli.media.visualize import side_by_side
 from animcli.models.base import AnimationModel, TransferOptions
-from animcli.workflows.animate_files import (
-    OutputStyle,
-    animate_files,
-    compose_frames,
-    stretch_clip_uint8,
-    upscale_square,
-)
+from animcli.workflows.animate_files import animate_files
+from animcli.workflows.output import OutputStyle, compose_frames, stretch_clip_uint8, upscale_square
 
 Edits = tuple[tuple[int, float], ...]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from animcli.inference.animator import Animator
 from animcli.media import DEFAULT_FRAME_DIR_FPS, open_video, open_writer, read_image, resize_square
-from animcli.workflows.animate_files import AnimationResult, OutputStyle, compose_frames
+from animcli.workflows.output import AnimationResult, OutputStyle, compose_frames
 
 
 def predict_files(animator: Animator, source_path: str | Path, output_spec: str | Path, *,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # the CLI imports this module, and torch must not load before
     from animcli.inference.smoothing import Smoothing
     from animcli.media.trim import Trim
     from animcli.models.base import AnimationModel
-    from animcli.workflows.animate_files import AnimationResult
+    from animcli.workflows.output import AnimationResult
 
 #: The model animate uses when neither ``model`` nor ``checkpoint`` is given.
 DEFAULT_MODEL = "demo"
@@ -237,8 +237,9 @@ def _run_animation(request: AnimateRequest, cache: ModelCache | None,
     from animcli.inference.animator import Animator
     from animcli.inference.batching import parse_batch_size
     from animcli.models.base import TransferOptions
-    from animcli.workflows.animate_files import OutputStyle, animate_files
+    from animcli.workflows.animate_files import animate_files
     from animcli.workflows.edit import parse_edits
+    from animcli.workflows.output import OutputStyle
 
     spec = request.model_spec()
     model = spec.load() if cache is None else cache.get(spec)

@@ -28,16 +28,10 @@ from animcli.media import VideoReader, open_video, open_writer, resize_square
 from animcli.media.trim import Trim
 from animcli.media.visualize import draw_keypoints, side_by_side
 from animcli.models.base import Motion
-from animcli.workflows.animate_files import (
-    WRITE_QUEUE_BATCHES,
-    AnimationResult,
-    Checked,
-    OutputStyle,
-    check_driving_photo,
-    reference_motions,
-    upscale_square,
-)
+from animcli.workflows.animate_options import Checked
 from animcli.workflows.driving import Driving, looped, open_driving
+from animcli.workflows.output import WRITE_QUEUE_BATCHES, AnimationResult, OutputStyle, upscale_square
+from animcli.workflows.reference_pose import check_driving_photo, reference_motions
 
 #: frame rates closer than this (relative) count as the same (29.97 and 30 do not).
 FPS_TOLERANCE = 1e-4
