@@ -5,7 +5,7 @@ scores well by painting everything black (here 0.64× of copying the source fram
 must beat both trivial answers, copying the source frame and an all-black frame, by a clear margin: only a model
 that moves the dot to where the driving frame has it does that. LIA reads the whole frame into one motion code,
 which a dot on black hardly changes: it is held to the same bar on a textured clip (``data synth --kind
-textured``), with the small-recipe switches of docs/training.md (on the shapes clip it does not pass yet).
+textured``), with the small-recipe switches of docs/train.md (on the shapes clip it does not pass yet).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def overfit_config(make: Callable[[], dict[str, Any]], steps: int) -> dict[str, 
 
 
 def learning_lia_config() -> dict[str, Any]:
-    """The tiny LIA with the small-recipe switches that made it learn (docs/training.md): output at the data's
+    """The tiny LIA with the small-recipe switches that made it learn (docs/train.md): output at the data's
     mean, masks open, identity flows, Adam β1 = 0.9, no GAN term, and twice the learning rate (measured on the
     textured clip after 600 steps: 0.67×; 0.78× at the shipped rate; the paper's settings 1.24× after 300)."""
     config = tiny_lia_config()

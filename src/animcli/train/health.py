@@ -45,7 +45,7 @@ class HealthWatch:
         if closed:
             levels = ", ".join(f"{name}={value:.3f}" for name, value in closed.items())
             self._warn("masks", f"step {step}: occlusion masks closed ({levels} < {CLOSED_MASK}): the warp no "
-                                "longer learns; see docs/training.md for the recipe switches")
+                                "longer learns; see docs/train.md for the recipe switches")
         if health.get("output_std", 1.0) < CONSTANT_OUTPUT_STD:
             self._warn("constant", f"step {step}: the generated images collapsed to one constant colour "
                                    f"(spread {health['output_std']:.1e})")

@@ -29,7 +29,7 @@ from animcli.train.trainer import FamilyTrainer, Preview, TrainContext, adam_ste
 DEFAULT_TRAIN_PARAMS: dict[str, Any] = {
     "lr": 0.002, "g_reg_every": 4, "d_reg_every": 16, "scales": [1, 0.5, 0.25, 0.125],
     "perceptual": [10, 10, 10, 10, 10],
-    # Small-recipe switches (docs/training.md); these defaults are the paper's, so the published recipes are
+    # Small-recipe switches (docs/train.md); these defaults are the paper's, so the published recipes are
     # unchanged. "data_mean": shift the last ToRGB bias so that the untrained output has the data's mean.
     "output_bias": "paper",
     "mask_bias_init": 0.0,  # occlusion-mask logit at start (sigmoid(2) = 0.88: masks open)
