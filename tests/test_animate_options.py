@@ -115,7 +115,7 @@ def test_audio_is_kept_from_the_trim_start_or_its_loss_is_said(shared_dir: Path,
     gif = runner.invoke(app, ["animate", str(source), str(talk), "--model", "demo", "--max-frames", "3",
                               "-o", str(tmp_path / "out.gif")])
     assert gif.exit_code == 0, gif.output
-    assert "animcli: note: the driving video's audio is not kept (the output type holds no audio)" in gif.stderr
+    assert "animcli: note: the audio is not kept (the output type holds no audio)" in gif.stderr
 
 
 def test_crop_progress_knows_its_total(shared_dir: Path, tmp_path: Path) -> None:

@@ -66,7 +66,8 @@ def test_manifest_keys_are_the_animate_options() -> None:
     """Batch accepts exactly the request's fields, and every animate option is one: a new animate option that
     is not declared in AnimateRequest fails here."""
     animate = typer.main.get_command(app).commands["animate"]
-    cli_names = {param.name for param in animate.params if not getattr(param, "hidden", False)} - {"quiet"}
+    # --no-audio is the manifest's "audio": false
+    cli_names = {param.name for param in animate.params if not getattr(param, "hidden", False)} - {"quiet", "no_audio"}
     assert cli_names == {item.name for item in fields(AnimateRequest)}
 
 
