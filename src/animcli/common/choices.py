@@ -11,8 +11,9 @@ stream); clip: the whole clip is stretched by its global min/max, as the officia
 is held in memory). Each family says which it supports (``AnimationModel.normalizations``).
 
 Training tasks — animation: the networks that animate; prediction: Monkey-Net's image-to-video keypoint
-predictor for a trained model; avd: TPSMM's AVD network (``--mode avd``) for a trained model. Evaluation tasks — reconstruction: each test video rebuilt from its first frame
-and every frame's motion; prediction: each generated from its first frame alone by the predicted motion.
+predictor for a trained model; avd: TPSMM's AVD network (``--mode avd``) for a trained model. Evaluation tasks —
+reconstruction: each test video rebuilt from its first frame and every frame's motion; prediction: each generated
+from its first frame alone by the predicted motion.
 
 Backends — what runs the networks: torch, onnxruntime or openvino (exported ONNX graphs), or auto (the fastest
 available one for the precision, as measured on this machine by ``animcli bench``, else onnxruntime on CPU in
