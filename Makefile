@@ -10,7 +10,7 @@ install:
 	$(PY) -m pip install -q --upgrade pip
 	# The exact torch pin installs the CPU build from local disk; looser specs pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ''.[dev,faces,virtual,ray]'
+	$(PY) -m pip install -q -e '.[dev,faces,virtual,ray]'
 
 test:
 	$(PY) -m pytest
