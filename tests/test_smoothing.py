@@ -154,6 +154,7 @@ FAMILY_FIXTURES = {
     "lia": ("checkpoint.pt", "config.json"),
     "monkeynet": ("checkpoint.pth.tar", "config.yaml"),
     "liax": ("checkpoint.pt", "config.json"),
+    "tpsmm": ("checkpoint.pth.tar", "config.yaml"),
 }
 
 
