@@ -32,7 +32,7 @@ from animcli.models.base import AnimationModel
 from animcli.weights.loading import random_model
 from animcli.workflows.bench import synthetic_frames
 
-CONFIGS = ("fomm-vox-256", "lia-vox", "monkeynet-vox")
+CONFIGS = ("fomm-vox-256", "lia-vox", "monkeynet-vox", "tpsmm-vox-256")
 OFFICIAL_LOOP = """
 import sys, time, torch, numpy as np
 from animcli.workflows.bench import OfficialLoop, synthetic_frames
@@ -52,10 +52,9 @@ print((time.perf_counter() - start) / (len(video) - 2))
 
 
 def official_checkpoint(model: AnimationModel) -> dict[str, dict[str, torch.Tensor]]:
-    """The model's weights in the official layout of its family (keypoint families, or LIA's 'gen')."""
-    if hasattr(model, "kp_detector"):
-        return {"generator": model.generator.state_dict(), "kp_detector": model.kp_detector.state_dict()}
-    return {"gen": model.gen.state_dict()}
+    """The model's weights in the official layout of its family: each family's model holds the official
+    networks under their checkpoint names (FOMM's 'generator', LIA's 'gen', TPSMM's 'inpainting_network', …)."""
+    return {name: network.state_dict() for name, network in model.named_children()}
 
 
 def official_seconds_per_frame(checkpoint: Path, config: str, threads: int, frames: int) -> float:
@@ -74,14 +73,21 @@ def animate_seconds(workdir: Path, checkpoint: Path, config: str, threads: int, 
     return time.perf_counter() - start
 
 
-def measure(config: str, rounds: int, threads: int, short: int, long: int, workdir: Path) -> tuple[float, float]:
+def prepare_inputs(config: str, frames: int, workdir: Path) -> Path:
+    """An official-layout checkpoint of ``config`` with seeded random weights, WORKDIR/source.png and
+    WORKDIR/driving.mp4 (``frames`` frames); returns the checkpoint's path."""
     model = random_model(config, device="cpu")
     checkpoint = workdir / f"{config}.pth.tar"
     torch.save(official_checkpoint(model), checkpoint)
-    video = synthetic_frames(long + 1, model.size)
+    video = synthetic_frames(frames + 1, model.size)
     write_image(workdir / "source.png", video[0])
     with open_writer(workdir / "driving.mp4", fps=25) as writer:
         writer.write_many(video[1:])
+    return checkpoint
+
+
+def measure(config: str, rounds: int, threads: int, short: int, long: int, workdir: Path) -> tuple[float, float]:
+    checkpoint = prepare_inputs(config, long, workdir)
     animate_seconds(workdir, checkpoint, config, threads, 1)  # fills the export cache
     official, ours = [], []
     for _ in range(rounds):

@@ -31,12 +31,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_end_to_end import animate_seconds, official_checkpoint, official_seconds_per_frame  # noqa: E402
+from bench_end_to_end import animate_seconds, official_seconds_per_frame, prepare_inputs  # noqa: E402
 
 from animcli.common.cpu import cpu_features  # noqa: E402
-from animcli.media import open_writer, write_image  # noqa: E402
-from animcli.weights.loading import random_model  # noqa: E402
-from animcli.workflows.bench import available_backends, synthetic_frames  # noqa: E402
+from animcli.workflows.bench import available_backends  # noqa: E402
 
 CONFIGS = ("fomm-vox-256", "lia-vox", "monkeynet-vox")
 VARIANTS = ("onnxruntime:fp32", "openvino:fp32", "torch:fp32", "torch:bf16", "openvino:bf16")
@@ -57,13 +55,7 @@ def usable(variants: list[str]) -> list[tuple[str, str]]:
 
 def end_to_end(config: str, variants: list[tuple[str, str]], rounds: int, threads: int, short: int, long: int,
                workdir: Path) -> dict[tuple[str, str], list[float]]:
-    model = random_model(config, device="cpu")
-    checkpoint = workdir / f"{config}.pth.tar"
-    torch.save(official_checkpoint(model), checkpoint)
-    video = synthetic_frames(long + 1, model.size)
-    write_image(workdir / "source.png", video[0])
-    with open_writer(workdir / "driving.mp4", fps=25) as writer:
-        writer.write_many(video[1:])
+    checkpoint = prepare_inputs(config, long, workdir)
     flags = {variant: ("--backend", variant[0], "--precision", variant[1]) for variant in variants}
     for extra in flags.values():
         animate_seconds(workdir, checkpoint, config, threads, 1, extra)  # fills the export cache

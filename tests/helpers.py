@@ -1,4 +1,4 @@
-"""Assertions shared by the tests."""
+"""Assertions and small inputs shared by the tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from typer.testing import CliRunner, Result
 
 
 def assert_close(actual: torch.Tensor | np.ndarray, expected: np.ndarray, atol: float, name: str = "") -> None:
@@ -38,3 +39,28 @@ def write_inputs(root: Path, source: np.ndarray, driving: np.ndarray) -> tuple[P
     for index, frame in enumerate(driving):
         cv2.imwrite(str(root / "driving" / f"{index:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     return root / "source.png", root / "driving"
+
+
+def moving_square(count: int, size: int = 64) -> np.ndarray:
+    """``count`` frames of a bright square moving right over a dark background (uint8, (count, size, size, 3))."""
+    clip = np.full((count, size, size, 3), 20, np.uint8)
+    for index in range(count):
+        clip[index, 20:40, 8 + 4 * index:28 + 4 * index] = (220, 180, 40)
+    return clip
+
+
+def write_moving_square(folder: Path, count: int) -> tuple[Path, Path]:
+    """FOLDER/source.png (the first frame) and FOLDER/driving.mp4 (``count`` frames, 10 fps) of ``moving_square``."""
+    from animcli.media import write_image, write_video
+
+    source, driving = folder / "source.png", folder / "driving.mp4"
+    write_image(source, moving_square(1)[0])
+    write_video(driving, moving_square(count), fps=10)
+    return source, driving
+
+
+def invoke(*args: object, **kwargs: object) -> Result:
+    """``animcli ARGS`` through Typer's runner (arguments as strings, ``kwargs`` to the runner's invoke)."""
+    from animcli.cli import app
+
+    return CliRunner().invoke(app, [str(arg) for arg in args], **kwargs)

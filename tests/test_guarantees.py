@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import invoke, moving_square, write_moving_square
 from safetensors.torch import load_file, save_file
-from typer.testing import CliRunner
 
-from animcli.cli import app
 from animcli.common.files import FolderLock
 from animcli.media import write_image, write_video
 from animcli.models.configs import checkpoints_dir, resolve_config
@@ -25,23 +24,9 @@ from animcli.models.configs import checkpoints_dir, resolve_config
 DEMO = ["--model", "demo", "--device", "cpu", "--quiet"]
 
 
-def frames(count: int = 6, size: int = 64) -> np.ndarray:
-    clip = np.full((count, size, size, 3), 20, np.uint8)
-    for index in range(count):
-        clip[index, 20:40, 8 + 4 * index:28 + 4 * index] = (220, 180, 40)
-    return clip
-
-
 @pytest.fixture
 def inputs(tmp_path: Path) -> tuple[Path, Path]:
-    source, driving = tmp_path / "source.png", tmp_path / "driving.mp4"
-    write_image(source, frames(1)[0])
-    write_video(driving, frames(), fps=10)
-    return source, driving
-
-
-def invoke(*args: object, **kwargs: object):
-    return CliRunner().invoke(app, [str(arg) for arg in args], **kwargs)
+    return write_moving_square(tmp_path, 6)
 
 
 def one_line_error(result, code: int, fragment: str) -> None:
@@ -69,7 +54,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_batch_outputs_are_checked_against_every_input_before_anything_runs(
         inputs, tmp_path: Path, monkeypatch, output: str, fragment: str, overwrite: bool) -> None:
     monkeypatch.chdir(tmp_path)
-    write_video(tmp_path / "other.mp4", frames(), fps=10)
+    write_video(tmp_path / "other.mp4", moving_square(6), fps=10)
     (tmp_path / "link.mp4").symlink_to("driving.mp4")
     jobs = [{"source": "source.png", "driving": "driving.mp4", "output": output, "model": "demo"},
             {"source": "source.png", "driving": "other.mp4", "output": "fine.mp4", "model": "demo"}]
@@ -98,7 +83,7 @@ def test_batch_jobs_run_inside_the_input_protection(inputs, tmp_path: Path) -> N
 def test_eval_and_train_refuse_an_output_inside_their_data(inputs, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    write_video(data / "clip.mp4", frames(), fps=10)
+    write_video(data / "clip.mp4", moving_square(6), fps=10)
     before = snapshot(data)
     one_line_error(invoke("eval", "--data", data, "--out", data / "report", *DEMO), 2, "is inside --data")
     one_line_error(invoke("eval", "--pred", data, "--gt", data, "--out", data, "-q"), 2, "is inside --pred")
@@ -276,8 +261,8 @@ def test_a_registry_file_that_is_not_utf8_is_named(inputs, tmp_path: Path, monke
 
 def test_a_frame_folder_with_a_frame_of_another_size_is_resized(inputs, tmp_path: Path) -> None:
     folder = tmp_path / "frames"
-    write_video(folder, frames(), fps=10)
-    write_image(folder / "000003.png", frames(1, size=80)[0])
+    write_video(folder, moving_square(6), fps=10)
+    write_image(folder / "000003.png", moving_square(1, size=80)[0])
     result = invoke("animate", inputs[0], folder, "-o", tmp_path / "out", *DEMO)
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "out").iterdir())) == 6
@@ -334,8 +319,8 @@ def test_usage_errors_are_one_line_with_the_hint(args: list[str], fragment: str)
 # -- E: fast validation ----------------------------------------------------------------------------------------
 
 def test_batch_validation_reports_line_10000_within_seconds(tmp_path: Path) -> None:
-    write_image(tmp_path / "s.png", frames(1)[0])
-    write_video(tmp_path / "d.mp4", frames(), fps=10)
+    write_image(tmp_path / "s.png", moving_square(1)[0])
+    write_video(tmp_path / "d.mp4", moving_square(6), fps=10)
     good = {"source": "s.png", "driving": "d.mp4", "model": "demo", "device": "cpu", "mode": "relative",
             "adapt_scale": True, "fps": 12, "threads": 1}
     lines = [json.dumps({**good, "output": f"out/{index}.mp4"}) for index in range(9999)]

@@ -6,37 +6,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from typer.testing import CliRunner
+from helpers import invoke, moving_square, write_moving_square
 
-from animcli.cli import app
 from animcli.media import write_image, write_video
 from animcli.models.configs import resolve_config
 
 DEMO = ["--model", "demo", "--device", "cpu", "--quiet"]
 
 
-def frames(count: int = 4, size: int = 64) -> np.ndarray:
-    """A bright square moving right over a dark background."""
-    clip = np.full((count, size, size, 3), 20, np.uint8)
-    for index in range(count):
-        clip[index, 20:40, 8 + 4 * index:28 + 4 * index] = (220, 180, 40)
-    return clip
-
-
 @pytest.fixture
 def inputs(tmp_path: Path) -> tuple[Path, Path]:
-    source, driving = tmp_path / "source.png", tmp_path / "driving.mp4"
-    write_image(source, frames(1)[0])
-    write_video(driving, frames(), fps=10)
-    return source, driving
-
-
-def invoke(*args: str):
-    result = CliRunner().invoke(app, [str(arg) for arg in args])
-    return result
+    return write_moving_square(tmp_path, 4)
 
 
 def assert_one_line_error(result, code: int, fragment: str) -> None:
@@ -63,7 +45,7 @@ def test_zero_byte_source_image_is_one_line(inputs, tmp_path: Path, suffix: str)
 
 def test_broken_frame_in_driving_folder_and_crop_input(inputs, tmp_path: Path) -> None:
     folder = tmp_path / "driving"
-    write_video(folder, frames(), fps=10)
+    write_video(folder, moving_square(4), fps=10)
     (folder / "000002.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     result = invoke("animate", inputs[0], folder, "-o", tmp_path / "out.mp4", *DEMO)
     assert_one_line_error(result, 2, "000002.png: not a readable image")
@@ -127,8 +109,8 @@ def test_non_empty_output_folder_needs_overwrite_and_is_then_replaced_whole(inpu
 
 
 def test_folder_holding_an_input_is_never_replaced(tmp_path: Path) -> None:
-    write_image(tmp_path / "source.png", frames(1)[0])
-    write_video(tmp_path / "driving.mp4", frames(), fps=10)
+    write_image(tmp_path / "source.png", moving_square(1)[0])
+    write_video(tmp_path / "driving.mp4", moving_square(4), fps=10)
     before = snapshot(tmp_path)
     result = invoke("animate", tmp_path / "source.png", tmp_path / "driving.mp4", "-o", tmp_path, "--overwrite",
                     *DEMO)
@@ -145,8 +127,8 @@ def test_crop_box_outside_the_image(inputs, tmp_path: Path) -> None:
 
 
 def test_eval_refuses_mismatched_sizes_and_empty_metric_lists(tmp_path: Path) -> None:
-    write_video(tmp_path / "pred" / "clip", frames(3, 64), fps=10)
-    write_video(tmp_path / "gt" / "clip", frames(3, 32), fps=10)
+    write_video(tmp_path / "pred" / "clip", moving_square(3, 64), fps=10)
+    write_video(tmp_path / "gt" / "clip", moving_square(3, 32), fps=10)
     result = invoke("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "gt", "-q")
     assert_one_line_error(result, 2, "64x64 but the original's are 32x32")
     resized = invoke("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "gt", "-q", "--resize-gt")
@@ -187,8 +169,7 @@ def test_unexpected_errors_are_one_line_unless_debugging(inputs, tmp_path: Path,
     result = invoke("animate", *inputs, "-o", tmp_path / "out.mp4", *DEMO)
     assert_one_line_error(result, 1, "unexpected RuntimeError: kaboom (set ANIMCLI_DEBUG=1")
     monkeypatch.setenv("ANIMCLI_DEBUG", "1")
-    result = CliRunner().invoke(app, ["animate", str(inputs[0]), str(inputs[1]), "-o", str(tmp_path / "o.mp4"),
-                                      *DEMO])
+    result = invoke("animate", *inputs, "-o", tmp_path / "o.mp4", *DEMO)
     assert result.exit_code == 1
     assert "Traceback" in result.output and "animcli: error: unexpected RuntimeError" in result.output
 

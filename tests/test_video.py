@@ -279,3 +279,26 @@ def test_resize_square() -> None:
     assert grown.shape == (100, 100, 3)
     same = moving_square_frames(count=1, width=20, height=20)[0]
     assert resize_square(same, 20) is same
+
+
+def dominant_frequencies(path: Path, times: list[float]) -> list[int]:
+    """The loudest frequency (Hz, 10 Hz bins) of the decoded audio 0.1 s after each of ``times``."""
+    rate = 8000
+    samples = np.frombuffer(subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1",
+         "-ar", str(rate), "-f", "s16le", "-"], capture_output=True, check=True).stdout, np.int16)
+    windows = [samples[int(time * rate):int((time + 0.1) * rate)].astype(np.float64) for time in times]
+    return [int(np.abs(np.fft.rfft(window)).argmax() * rate / len(window)) for window in windows]
+
+
+def test_a_looped_sound_repeats_its_period_until_the_video_ends(tmp_path: Path) -> None:
+    """--loop-driving's sound: 0.5 s of 440 Hz then 0.5 s of 880 Hz, read from 0.5 s on for 1 s, under 3 s."""
+    two_tones = tmp_path / "two-tones.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=64x48:rate={FPS:g}:duration=1.5",
+           "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-f", "lavfi", "-i", "sine=frequency=880:duration=0.5",
+           "-filter_complex", "[1][2]concat=n=2:v=0:a=1[a]", "-map", "0:v", "-map", "[a]",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(two_tones))
+    with open_writer(tmp_path / "looped.mp4", FPS, audio_from=two_tones, audio_start=0.5, audio_loop=1.0) as writer:
+        writer.write_many(moving_square_frames(count=30))
+    assert 2.9 <= audio_seconds(tmp_path / "looped.mp4") <= 3.15
+    assert dominant_frequencies(tmp_path / "looped.mp4", [0.15, 0.65, 1.15, 1.65, 2.15, 2.65]) == [440, 880] * 3

@@ -136,17 +136,23 @@ class VideoWriter(ABC):
             self.abort()
 
 
+#: the rate a looped sound is resampled to (ffmpeg's aloop measures its period in samples)
+_LOOP_SAMPLE_RATE = 48000
+
+
 class FfmpegWriter(VideoWriter):
     """Encodes with ffmpeg into a temporary file beside `path` (or straight to stdout when path is None)."""
 
     def __init__(self, path: Path | None, container: _Container, fps: float,
-                 audio_from: Path | None = None, audio_start: float = 0.0) -> None:
+                 audio_from: Path | None = None, audio_start: float = 0.0,
+                 audio_loop: float | None = None) -> None:
         super().__init__(STDIO if path is None else str(path), fps)
         self.path = path
         self.container = container
         self.carries_audio = container.audio_codec is not None
         self.audio_from = audio_from if container.audio_codec and has_audio(audio_from) else None
         self.audio_start = audio_start
+        self.audio_loop = audio_loop
         self._created: list[Path] = []
         if path is not None:
             check_output(path)
@@ -166,8 +172,9 @@ class FfmpegWriter(VideoWriter):
         if self.path is None and self.audio_from is not None:
             # A stream cannot be re-muxed afterwards: mux now, padding the audio with silence so that
             # -shortest ends the output with the video, never earlier.
-            command += [*self._audio_input(), "-map", "0:v:0", "-map", "1:a:0", "-af", "apad",
-                        "-shortest", "-c:a", self.container.audio_codec]
+            command += [*self._audio_input(), "-map", "0:v:0", "-map", "1:a:0",
+                        "-af", ",".join([*self._audio_filters(), "apad"]), "-shortest",
+                        "-c:a", self.container.audio_codec]
         container = self.container
         command += [*container.video_args, *container.muxer_args, "-f", container.ffmpeg_format]
         command.append("pipe:1" if self.path is None else str(self._temporary))
@@ -226,7 +233,16 @@ class FfmpegWriter(VideoWriter):
         os.replace(self._temporary, self.path)
 
     def _audio_input(self) -> list[str]:
-        return ["-ss", f"{self.audio_start:.6f}", "-i", str(self.audio_from)]
+        period = [] if self.audio_loop is None else ["-t", f"{self.audio_loop:.6f}"]
+        return ["-ss", f"{self.audio_start:.6f}", *period, "-i", str(self.audio_from)]
+
+    def _audio_filters(self) -> list[str]:
+        """With ``audio_loop``, the period read from ``audio_start`` repeats without end (the output's length
+        cuts it): aloop counts samples, so the rate is fixed first."""
+        if self.audio_loop is None:
+            return []
+        samples = max(1, round(self.audio_loop * _LOOP_SAMPLE_RATE))
+        return [f"aresample={_LOOP_SAMPLE_RATE}", f"aloop=loop=-1:size={samples}"]
 
     def _mux_audio(self) -> None:
         """Add the audio of `audio_from`, cut to the video's duration; on failure keep the silent video."""
@@ -234,6 +250,7 @@ class FfmpegWriter(VideoWriter):
         duration = self.frames_written / self.fps
         command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
                    "-i", str(self._temporary), *self._audio_input(), "-map", "0:v:0", "-map", "1:a:0",
+                   *(["-af", ",".join(self._audio_filters())] if self.audio_loop is not None else []),
                    "-c:v", "copy", "-c:a", self.container.audio_codec, "-t", f"{duration:.6f}",
                    *self.container.muxer_args, "-f", self.container.ffmpeg_format, str(muxed)]
         try:
@@ -311,14 +328,15 @@ class FrameDirWriter(VideoWriter):
 
 
 def open_writer(spec: str | Path, fps: float, audio_from: Path | None = None,
-                audio_start: float = 0.0, overwrite: bool = False) -> VideoWriter:
+                audio_start: float = 0.0, overwrite: bool = False, audio_loop: float | None = None) -> VideoWriter:
     """A writer chosen by the target: `-` (fragmented mp4 on stdout), .mp4/.m4v/.mov/.mkv (H.264),
     .webm (VP9), .gif (one palette), or a directory of PNG frames (an existing directory, a path ending in
     `/`, or a path without a suffix). `audio_from`'s audio track, if any, is muxed in from `audio_start`
-    seconds on, cut to the video's length. ``overwrite`` allows replacing a non-empty frame directory."""
+    seconds on, cut to the video's length; with ``audio_loop`` the ``audio_loop`` seconds from there repeat
+    until the video ends (the sound of a looped driving video). ``overwrite`` allows replacing a non-empty frame directory."""
     text = str(spec)
     if text == STDIO:
-        return FfmpegWriter(None, _STDOUT_CONTAINER, fps, audio_from, audio_start)
+        return FfmpegWriter(None, _STDOUT_CONTAINER, fps, audio_from, audio_start, audio_loop)
     path = Path(spec)
     if writes_a_folder(text):
         return FrameDirWriter(path, fps, overwrite)
@@ -326,7 +344,7 @@ def open_writer(spec: str | Path, fps: float, audio_from: Path | None = None,
     if container is None:
         supported = ", ".join(CONTAINERS)
         raise VideoError(f"{path}: unsupported output type (expected {supported}, a directory or '-')")
-    return FfmpegWriter(path, container, fps, audio_from, audio_start)
+    return FfmpegWriter(path, container, fps, audio_from, audio_start, audio_loop)
 
 
 def writes_a_folder(spec: str | Path) -> bool:

@@ -61,13 +61,15 @@ def animate_video_source(animator: Animator, source_spec: str | Path, driving_sp
         output_fps = fps or source.fps
         audio_from, audio_start = _audio(audio, source, frames, driving)
         repeat = driving.photo or loop_driving
+        audio_loop = (_driving_period(driving) if loop_driving and audio_from is not None
+                      and audio_from == driving.audio_path else None)
         total = frames.count if repeat or driving.total is None or frames.count is None \
             else min(frames.count, driving.total)
         driving_frames = looped(driving.frames) if repeat else driving.frames
         composer = _Composer(style, blend, animator)
         done = 0
         with open_writer(output_spec, output_fps, audio_from=audio_from, audio_start=audio_start,
-                         overwrite=overwrite) as writer:
+                         overwrite=overwrite, audio_loop=audio_loop) as writer:
             def write(batch: AnimatedBatch) -> None:
                 writer.write_many(composer.frames(batch))
 
@@ -162,6 +164,13 @@ def _audio(audio: bool | AudioSource, source: VideoReader, frames: SourceFrames,
             raise AnimcliError("--audio driving takes the driving video's sound; the driving input is a photo")
         return driving.audio_path, driving.audio_start
     return (source.path if source.has_audio else None), frames.start_seconds
+
+
+def _driving_period(driving: Driving) -> float | None:
+    """Seconds of one pass of the driving video (what ``--loop-driving`` repeats, sound included)."""
+    if driving.total is None or not driving.fps:
+        return None
+    return driving.total / driving.fps
 
 
 class _Composer:
