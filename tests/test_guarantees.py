@@ -5,6 +5,7 @@ is one `animcli: error:` line with its documented exit code, and no input is tou
 from __future__ import annotations
 
 import json
+import os
 import struct
 import time
 import zlib
@@ -169,6 +170,17 @@ def test_damaged_videos_are_reported_by_crop_eval_and_training_data(damaged, tmp
     assert "DataLoader" not in result.output and "Caught" not in result.output
 
 
+@pytest.mark.slow
+def test_eval_workers_check_their_inputs_as_the_parent_does(damaged, tmp_path: Path) -> None:
+    """--strict and --max-pixels reach the worker processes of ``eval --engine`` (module settings would not)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "clip.mp4").hardlink_to(damaged["corrupt"])
+    workers = ("--metrics", "l1", "--engine", "local", "--workers", "1", *DEMO)
+    one_line_error(invoke("eval", "--data", data, "--strict", *workers), 2, "damaged video")
+    one_line_error(invoke("eval", "--data", data, "--max-pixels", "1000", *workers), 2, "over the limit of 0.001")
+
+
 @pytest.mark.parametrize(("change", "fragment"), [
     ("nan", "holds 1 NaN or infinite value"),
     ("inf", "NaN or infinite"),
@@ -330,3 +342,27 @@ def test_batch_validation_reports_line_10000_within_seconds(tmp_path: Path) -> N
     result = invoke("batch", tmp_path / "jobs.jsonl", "-q")
     one_line_error(result, 2, "jobs.jsonl:10000: fps")
     assert time.monotonic() - started < 10  # was 21 s (get_type_hints per field per line)
+
+
+def test_what_crashed_children_leave_in_the_private_temporaries_goes(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked data-loading worker that dies leaves its ``pymp-*`` folder: inside ``private_temporaries`` that
+    folder lives in the run's own, which goes at the end, so nothing is left in TMPDIR."""
+    import multiprocessing
+    import tempfile
+
+    from animcli.common.files import private_temporaries
+
+    def crash_after_making_a_folder() -> None:
+        Path(tempfile.mkdtemp(prefix="pymp-"), "data").write_bytes(b"x")
+        os._exit(1)  # no clean-up: as a worker killed mid-batch
+
+    system_tmp = tmp_path / "tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    with private_temporaries("animcli-train-") as folder:
+        worker = multiprocessing.get_context("fork").Process(target=crash_after_making_a_folder)
+        worker.start()
+        worker.join()
+        assert worker.exitcode == 1 and len(list(folder.glob("pymp-*"))) == 1
+    assert not folder.exists() and not list(system_tmp.iterdir())

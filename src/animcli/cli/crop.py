@@ -74,13 +74,12 @@ def crop(
         return
     with user_errors():
         from animcli.crop import CropOptions, parse_box, parse_face, run
-        from animcli.media.images import pixel_limit
-        from animcli.media.readers import strict_decoding
+        from animcli.media.readers import InputLimits
 
         options = CropOptions(size=size, increase=increase, iou_with_initial=iou_with_initial,
                               min_frames=min_frames, detector=detector, face=parse_face(face),
                               box=parse_box(box) if box else None, every=every, track=track)
-        with strict_decoding(strict), pixel_limit(max_pixels):
+        with InputLimits(strict, max_pixels).applied():
             result = run(input_path, output, options, print_commands=print_commands)
     if not print_commands:
         for record in result.records:

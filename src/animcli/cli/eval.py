@@ -19,6 +19,7 @@ from animcli.cli.options import (
     DeviceOption,
     EngineOption,
     Fp16Option,
+    MaxPixelsOption,
     ModelOption,
     PrecisionOption,
     QuietOption,
@@ -71,6 +72,7 @@ def evaluate(
     workers: WorkersOption = None,
     address: AddressOption = None,
     strict: StrictOption = False,
+    max_pixels: MaxPixelsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Score a model with the papers' reconstruction protocol (L1, AKD, AED, MKR).
@@ -89,9 +91,10 @@ def evaluate(
         from animcli.inference.batching import parse_batch_size
         from animcli.inference.smoothing import Smoothing
         from animcli.jobs.pools import EngineOptions
-        from animcli.media.readers import strict_decoding
+        from animcli.media.readers import InputLimits
 
-        with strict_decoding(strict), frame_progress(quiet, "evaluating videos", unit="videos/s") as on_progress:
+        progress = frame_progress(quiet, "evaluating videos", unit="videos/s")
+        with InputLimits(strict, max_pixels).applied(), progress as on_progress:
             report = run(data=data, model=model, checkpoint=checkpoint, config=config, pred=pred, gt=gt, task=task,
                          limit=limit, out=out, metrics=None if metrics is None else _names(metrics),
                          device=device, precision=chosen_precision(precision, fp16),

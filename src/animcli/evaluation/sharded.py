@@ -18,6 +18,7 @@ from animcli.evaluation.report import VideoRecord
 from animcli.inference.smoothing import Smoothing
 from animcli.jobs.pools import EngineOptions, open_pool, run_tasks
 from animcli.jobs.tasks import worker_threads
+from animcli.media.readers import InputLimits
 from animcli.workflows.request import ModelCache, ModelSpec
 
 
@@ -35,14 +36,16 @@ class ReconstructVideo:
     threads: int | None = None
     frames_dir: Path | None = None
     smoothing: Smoothing | None = None
+    limits: InputLimits = InputLimits()
 
     def run(self, models: ModelCache) -> VideoRecord:
         selected, _ = select_metrics(list(self.metrics))
-        records = reconstruct_videos(models.get(self.model), {self.name: self.path}, selected,
-                                     batch_size=self.batch_size, precision=self.precision, backend=self.backend,
-                                     threads=self.threads or worker_threads(), frames_dir=self.frames_dir,
-                                     smoothing=self.smoothing)
-        return next(records)
+        with self.limits.applied():
+            records = reconstruct_videos(models.get(self.model), {self.name: self.path}, selected,
+                                         batch_size=self.batch_size, precision=self.precision, backend=self.backend,
+                                         threads=self.threads or worker_threads(), frames_dir=self.frames_dir,
+                                         smoothing=self.smoothing)
+            return next(records)
 
 
 def reconstruct_sharded(model: ModelSpec, videos: dict[str, Path], metrics: list[Metric], engine: EngineOptions,
@@ -50,10 +53,12 @@ def reconstruct_sharded(model: ModelSpec, videos: dict[str, Path], metrics: list
                         threads: int | None = None, frames_dir: Path | None = None, smoothing: Smoothing | None = None
                         ) -> Iterator[VideoRecord]:
     """Like ``reconstruct_videos`` (same records, same order), the videos shared between ``engine``'s workers.
-    A video that fails stops the evaluation with its error, as in a single process."""
+    A video that fails stops the evaluation with its error, as in a single process; the workers check their
+    inputs as this process does (``--strict``, ``--max-pixels``)."""
     names = tuple(metric.name for metric in metrics)
-    tasks = [ReconstructVideo(name, path, model, names, batch_size, precision, backend, threads, frames_dir, smoothing)
-             for name, path in videos.items()]
+    limits = InputLimits.current()
+    tasks = [ReconstructVideo(name, path, model, names, batch_size, precision, backend, threads, frames_dir, smoothing,
+                              limits) for name, path in videos.items()]
     settled: dict[int, VideoRecord] = {}
     next_index = 0
     with open_pool(engine, [model.device], len(tasks)) as pool:

@@ -14,6 +14,7 @@ import tempfile
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -23,7 +24,7 @@ import numpy as np
 from animcli.common.errors import OutOfSpaceError, VideoError
 from animcli.common.files import note_input
 from animcli.common.interrupts import raise_if_stopped
-from animcli.media.images import IMAGE_SUFFIXES, check_pixels, read_image, require_file, resize
+from animcli.media.images import IMAGE_SUFFIXES, check_pixels, pixel_limit, read_image, require_file, resize
 from animcli.media.probe import CHILD_PROCESS, DEFAULT_FRAME_DIR_FPS, damage_reason, error_lines, probe
 
 #: errno values of a full disk, quota or file-size limit.
@@ -86,6 +87,26 @@ def strict_decoding(strict: bool = True) -> Iterator[None]:
         yield
     finally:
         _strict = previous
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """The input checks in force (``--strict``, ``--max-pixels``), as a value that travels to worker processes,
+    where the module settings of the parent do not reach."""
+
+    strict: bool = False
+    max_pixels: int | None = None
+
+    @classmethod
+    def current(cls) -> InputLimits:
+        from animcli.media import images
+
+        return cls(_strict, images._max_pixels)
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        with strict_decoding(self.strict), pixel_limit(self.max_pixels):
+            yield
 
 
 class FileVideoReader(VideoReader):

@@ -333,7 +333,8 @@ def open_writer(spec: str | Path, fps: float, audio_from: Path | None = None,
     .webm (VP9), .gif (one palette), or a directory of PNG frames (an existing directory, a path ending in
     `/`, or a path without a suffix). `audio_from`'s audio track, if any, is muxed in from `audio_start`
     seconds on, cut to the video's length; with ``audio_loop`` the ``audio_loop`` seconds from there repeat
-    until the video ends (the sound of a looped driving video). ``overwrite`` allows replacing a non-empty frame directory."""
+    until the video ends (the sound of a looped driving video). ``overwrite`` allows replacing a non-empty frame
+    directory."""
     text = str(spec)
     if text == STDIO:
         return FfmpegWriter(None, _STDOUT_CONTAINER, fps, audio_from, audio_start, audio_loop)

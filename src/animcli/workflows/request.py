@@ -225,10 +225,9 @@ def run_animation(request: AnimateRequest, *, cache: ModelCache | None = None,
                   on_progress: Callable[[int, int | None], None] | None = None) -> AnimationResult:
     """Carry out ``request`` (the output is written atomically). With ``cache`` the model is taken from (or
     added to) it instead of being loaded for this request alone."""
-    from animcli.media.images import pixel_limit
-    from animcli.media.readers import strict_decoding
+    from animcli.media.readers import InputLimits
 
-    with strict_decoding(request.strict), pixel_limit(request.max_pixels):
+    with InputLimits(request.strict, request.max_pixels).applied():
         return _run_animation(request, cache, on_progress)
 
 
