@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -24,7 +26,7 @@ from animcli.media import open_video, probe_video, read_image, write_image, writ
 from animcli.weights.loading import load_model
 from animcli.workflows.live import LiveOptions, LiveSession, open_camera, sinks
 from animcli.workflows.live.sinks import RecordingSink
-from animcli.workflows.live.sources import CapturedFrame, LatestFrame
+from animcli.workflows.live.sources import CapturedFrame, CaptureThread, FrameSource, LatestFrame
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -80,6 +82,30 @@ def test_newest_frame_is_taken_and_older_ones_dropped() -> None:
     assert mailbox.take(timeout=0).index == 2 and (mailbox.received, mailbox.dropped) == (3, 2)
     assert mailbox.take(timeout=0.01) is None
     mailbox.close()
+    with pytest.raises(EOFError):
+        mailbox.take(timeout=0)
+
+
+class _InterruptedSource(FrameSource):
+    """A source whose reader sees a pending Ctrl-C after one frame (as ``raise_if_stopped`` raises it)."""
+
+    fps, name = FPS, "interrupted"
+
+    def frames(self) -> Iterator[np.ndarray]:
+        yield np.zeros((2, 2, 3), np.uint8)
+        raise KeyboardInterrupt
+
+
+def test_a_signal_seen_by_the_capture_thread_ends_it_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C ends a live session: the capture thread stops without a traceback (the main thread handles it)."""
+    uncaught = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    mailbox = LatestFrame()
+    capture = CaptureThread(_InterruptedSource(), mailbox)
+    capture.start()
+    capture.join(timeout=60)
+    assert not capture.is_alive() and not uncaught and capture.error is None
+    assert mailbox.take(timeout=0).index == 0
     with pytest.raises(EOFError):
         mailbox.take(timeout=0)
 

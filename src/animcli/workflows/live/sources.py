@@ -148,6 +148,8 @@ class CaptureThread(threading.Thread):
                 if self.stopping.is_set():
                     break
                 self.mailbox.put(CapturedFrame(image, index, time.monotonic()))
+        except KeyboardInterrupt:
+            pass  # a signal the reader saw pending (Ctrl-C ends a session): the main thread handles it
         except Exception as exc:  # reported by the session on the main thread
             self.error = exc
         finally:
