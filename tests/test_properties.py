@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -18,7 +18,10 @@ from animcli.common.errors import AnimcliError, ModelError, VideoError
 from animcli.media import open_video, read_image, write_image, write_video
 from animcli.models.keypoint_transfer import hull_scale, normalize_kp, pose_distance
 
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomize: the same examples every run (a test must not pass or fail by luck); new examples come from
+# changing the strategies, or locally with --hypothesis-seed.
+FAST = settings(max_examples=25, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 sides = st.integers(min_value=1, max_value=48)
 
@@ -130,8 +133,16 @@ def test_adapt_scale_refuses_degenerate_keypoints_instead_of_dividing_by_zero(po
     assert torch.isfinite(moved["value"]).all()
 
 
+def on_a_line(start: list[float], direction: list[float], steps: list[float]) -> torch.Tensor:
+    """(1, K, 2) float32 points start + step·direction, as ``degenerate_keypoints`` makes them."""
+    points = np.float32(start) + np.float32(steps)[:, None] * np.float32(direction)
+    return torch.from_numpy(points)[None]
+
+
 @FAST
 @given(points=degenerate_keypoints(), seed=st.integers(0, 2**16))
+# float32 rounding bends a short line far from the origin: its hull once passed as a spread (found by a random run)
+@example(points=on_a_line([0.0, 1.0], [0.62654048, 0.82551116], [0.0] * 8 + [0.018199073, 0.021884897]), seed=0)
 def test_pose_distance_is_infinite_not_nan_for_degenerate_poses(points: torch.Tensor, seed: int) -> None:
     healthy = random_kp(torch.Generator().manual_seed(seed))["value"]
     distances = pose_distance(healthy, torch.cat([points, healthy]))

@@ -20,6 +20,9 @@ from animcli.models.blocks import float32_region
 #: a hull whose area is below this fraction of its bounding square is a line (or a point) up to float rounding:
 #: dividing by its square root would blow the result up rather than measure a spread.
 DEGENERATE_AREA = 1e-6
+#: float32 keypoints carry rounding of about |x|·eps each, so points on one line away from the origin span a hull
+#: of about extent·|x|·eps from rounding alone: areas below this many times that are a line too.
+ROUNDING_AREA = 64 * float(np.finfo(np.float32).eps)
 
 
 def spread_area(points: Tensor) -> float:
@@ -31,7 +34,8 @@ def spread_area(points: Tensor) -> float:
     if extent == 0.0:  # all in one place (OpenCV's hull of a single point has no area to ask for)
         return 0.0
     area = float(cv2.contourArea(cv2.convexHull(pts.astype(np.float32)[:, None])))
-    return area if area > DEGENERATE_AREA * extent**2 else 0.0
+    noise = max(DEGENERATE_AREA * extent**2, ROUNDING_AREA * extent * float(np.abs(pts).max()))
+    return area if area > noise else 0.0
 
 
 def hull_area(points: Tensor) -> float:
