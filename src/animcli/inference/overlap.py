@@ -15,6 +15,9 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 _POLL_SECONDS = 0.1
+#: how long an interrupted run waits for a background thread to notice the stop before leaving it behind (the
+#: threads are daemons, so the process still exits: a thread stuck in a read must not hang a Ctrl-C or SIGTERM)
+_ABANDON_SECONDS = 10.0
 _END = object()
 
 
@@ -67,7 +70,7 @@ def prefetched(items: Iterable[T], depth: int) -> Iterator[T]:
             yield item
     finally:
         channel.stop.set()
-        thread.join()
+        thread.join(_ABANDON_SECONDS)
 
 
 class Background(Generic[T]):
@@ -115,7 +118,7 @@ class Background(Generic[T]):
             self.channel.stop.set()
             _drain(self.channel.items)
             self.channel.items.put(_END)  # the queue is empty now, and only this thread submits
-        self.thread.join()
+        self.thread.join(None if exc_type is None else _ABANDON_SECONDS)
         if exc_type is None:
             self._raise_error()
 
