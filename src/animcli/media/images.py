@@ -39,6 +39,11 @@ def pixel_limit(limit: int | None) -> Iterator[None]:
         _max_pixels = previous
 
 
+def pixel_limit_set() -> int | None:
+    """The limit ``pixel_limit`` set for this block (None: the default or environment applies)."""
+    return _max_pixels
+
+
 def max_pixels() -> int:
     if _max_pixels is not None:
         return _max_pixels

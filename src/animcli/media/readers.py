@@ -24,7 +24,15 @@ import numpy as np
 from animcli.common.errors import OutOfSpaceError, VideoError
 from animcli.common.files import note_input
 from animcli.common.interrupts import raise_if_stopped
-from animcli.media.images import IMAGE_SUFFIXES, check_pixels, pixel_limit, read_image, require_file, resize
+from animcli.media.images import (
+    IMAGE_SUFFIXES,
+    check_pixels,
+    pixel_limit,
+    pixel_limit_set,
+    read_image,
+    require_file,
+    resize,
+)
 from animcli.media.probe import CHILD_PROCESS, DEFAULT_FRAME_DIR_FPS, damage_reason, error_lines, probe
 
 #: errno values of a full disk, quota or file-size limit.
@@ -99,9 +107,7 @@ class InputLimits:
 
     @classmethod
     def current(cls) -> InputLimits:
-        from animcli.media import images
-
-        return cls(_strict, images._max_pixels)
+        return cls(_strict, pixel_limit_set())
 
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:

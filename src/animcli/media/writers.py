@@ -248,9 +248,10 @@ class FfmpegWriter(VideoWriter):
         """Add the audio of `audio_from`, cut to the video's duration; on failure keep the silent video."""
         muxed = temporary_sibling(self.path)
         duration = self.frames_written / self.fps
+        filters = self._audio_filters()
         command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
                    "-i", str(self._temporary), *self._audio_input(), "-map", "0:v:0", "-map", "1:a:0",
-                   *(["-af", ",".join(self._audio_filters())] if self.audio_loop is not None else []),
+                   *(["-af", ",".join(filters)] if filters else []),
                    "-c:v", "copy", "-c:a", self.container.audio_codec, "-t", f"{duration:.6f}",
                    *self.container.muxer_args, "-f", self.container.ffmpeg_format, str(muxed)]
         try:
